@@ -1,0 +1,28 @@
+// Linux capabilities: the name table ("CAP_SYS_ADMIN" <-> 21) and applying the five OCI sets.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/error.h"
+#include "oci/spec.h"
+
+namespace berth::runtime::security {
+
+std::optional<int> cap_from_name(std::string_view name);  // accepts "CAP_X" (case-insensitive)
+std::string cap_name(int cap);                              // "CAP_X"; "" if unknown
+int last_cap();                                             // /proc/sys/kernel/cap_last_cap
+std::vector<std::string> all_cap_names();                   // every cap this build knows
+
+// Validates names (unknown name -> InvalidArgument naming the field and the cap).
+Result<> validate_capabilities(const oci::Capabilities& caps, const std::string& field);
+
+// Switches to process.user and installs the capability sets, in the order the kernel needs:
+// PR_SET_KEEPCAPS, drop bounding set, setgroups(additionalGids), setresgid, setresuid, capset,
+// ambient raise. Caps the host's bounding set lacks are dropped silently (clamped), never fatal.
+// Runs in the container child before exec; must not log.
+Result<> apply_user_and_capabilities(const oci::Process& process);
+
+}  // namespace berth::runtime::security
