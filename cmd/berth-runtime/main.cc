@@ -1,1 +1,88 @@
-int main() { return 0; }
+// berth-runtime: an OCI runtime with runc's command line. This file holds the global options,
+// the sealed re-exec for commands that enter a container, and error reporting in runc's shape.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstring>
+#include <iostream>
+
+#include "base/log.h"
+#include "commands.h"
+#include "runtime/exe_seal.h"
+
+namespace {
+
+// The command name without parsing everything: the first argument that is not a global option.
+std::string command_name(int argc, char** argv) {
+  static const char* kTakesValue[] = {"--root", "--log", "--log-format", "--criu", "--rootless"};
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.empty() || a[0] != '-') return a;
+    if (a.find('=') != std::string::npos) continue;
+    for (auto* opt : kTakesValue)
+      if (a == opt) {
+        ++i;
+        break;
+      }
+  }
+  return "";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string cmd = command_name(argc, argv);
+  if ((cmd == "create" || cmd == "run" || cmd == "exec") && !berth::runtime::exe_is_sealed()) {
+    berth::Error err = berth::runtime::reexec_sealed(argv, environ);
+    std::cerr << "berth-runtime: " << err.message() << "\n";
+    return 1;
+  }
+
+  CLI::App app{"berth-runtime: an OCI container runtime (runc-compatible command line)",
+               "berth-runtime"};
+  app.require_subcommand(0, 1);
+  app.set_version_flag("-v,--version",
+                       std::string("berth-runtime version ") + BERTH_VERSION +
+                           "\nspec: 1.2.0\nlibseccomp: 2.5.4");
+  berth::cli::Context ctx;
+  std::string log_path, log_format = "text", rootless;
+  bool debug = false;
+  app.add_option("--root", ctx.global.root, "root directory for storage of container state")
+      ->capture_default_str();
+  app.add_option("--log", log_path, "set the log file to write runtime logs to (default stderr)");
+  app.add_option("--log-format", log_format, "set the log format ('text' (default), or 'json')")
+      ->check(CLI::IsMember({"text", "json"}));
+  app.add_flag("--debug", debug, "enable debug logging");
+  app.add_flag("--systemd-cgroup", ctx.global.systemd_cgroup,
+               "enable systemd cgroup support (cgroupsPath is slice:prefix:name)");
+  app.add_option("--rootless", rootless, "ignore cgroup permission errors (true, false, auto)");
+  app.add_option("--criu", "path to the criu binary (checkpoint is not supported)");
+
+  berth::cli::add_lifecycle_commands(app, ctx);
+  berth::cli::add_query_commands(app, ctx);
+  berth::cli::add_control_commands(app, ctx);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (!ctx.action) {
+    std::cout << app.help();
+    return 0;
+  }
+  ctx.global.debug = debug;
+  auto fmt = log_format == "json" ? berth::log::Format::kJson : berth::log::Format::kText;
+  if (auto r = berth::log::configure(log_path, fmt, debug); !r) {
+    std::cerr << r.error().message() << "\n";
+    return 1;
+  }
+  auto result = ctx.action();
+  if (!result) {
+    // runc's shape: the log gets the error line; with a log file, stderr gets the bare message.
+    berth::log::error(result.error().message());
+    if (berth::log::to_file()) std::cerr << result.error().message() << "\n";
+    return 1;
+  }
+  return *result;
+}

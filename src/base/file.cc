@@ -58,7 +58,8 @@ Result<> write_file_at(int dirfd, const std::string& path, std::string_view data
   return {};
 }
 
-Result<> write_file_atomic(const std::string& path, std::string_view data, int mode) {
+Result<> write_file_atomic(const std::string& path, std::string_view data, int mode,
+                           bool durable) {
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return errno_error("create " + tmp);
@@ -74,7 +75,7 @@ Result<> write_file_atomic(const std::string& path, std::string_view data, int m
     }
     off += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0) {
+  if (durable && ::fsync(fd) != 0) {
     int e = errno;
     ::unlink(tmp.c_str());
     return errno_error(e, "fsync " + tmp);

@@ -15,8 +15,10 @@ Result<std::string> read_file_at(int dirfd, const std::string& path);
 // Writes data with one write(2) to an existing file (O_WRONLY|O_TRUNC): what kernel files expect.
 Result<> write_file(const std::string& path, std::string_view data);
 Result<> write_file_at(int dirfd, const std::string& path, std::string_view data);
-// Writes to path.tmp, fsyncs, renames over path: readers see the old or the new file, never half.
-Result<> write_file_atomic(const std::string& path, std::string_view data, int mode = 0644);
+// Writes to path.tmp, renames over path: readers see the old or the new file, never half.
+// durable adds an fsync before the rename (for data that must survive a crash, not for /run).
+Result<> write_file_atomic(const std::string& path, std::string_view data, int mode = 0644,
+                           bool durable = true);
 // mkdir -p; existing directories are fine.
 Result<> mkdir_all(const std::string& path, int mode = 0755);
 // Removes a directory tree (no symlinks followed). Missing path is fine.

@@ -5,7 +5,9 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,12 +20,21 @@ enum class Mode { kV1, kV2, kHybrid };
 
 struct CgroupConfig {
   // linux.cgroupsPath: absolute ("/a/b": under each hierarchy's root), relative ("a/b": under
-  // the runtime's own cgroup), or empty (then "/berth/<id>"... see cgroup_path_for()).
+  // the runtime's own cgroup; on pure v2 under its parent, as runc does), or empty: then the
+  // container id, relative, exactly like runc's cgroupfs driver. ".." may not climb out.
   std::string cgroups_path;
   std::string container_id;
   // The cgroupfs mount point; tests point it at a fake tree.
   std::string root = "/sys/fs/cgroup";
   bool systemd = false;  // --systemd-cgroup
+  // Forces the mode instead of detecting it (tests, fake trees).
+  std::optional<Mode> mode;
+  // The cgroup directories recorded at create time (paths() of the first manager, runc's
+  // state.json "cgroup_paths"). When set they are used as-is: a relative cgroups_path resolves
+  // against the caller's own cgroup, which differs between `create` and a later `delete`.
+  std::map<std::string, std::string> paths;
+  // Where the runtime's own cgroup is read from for relative paths; tests point it at a file.
+  std::string proc_self_cgroup = "/proc/self/cgroup";
 };
 
 class CgroupManager {
@@ -48,12 +59,23 @@ class CgroupManager {
   // True if the memory controller recorded an OOM kill in this cgroup.
   virtual Result<bool> oom_killed() const = 0;
   // The cgroup path relative to the hierarchy roots ("/berth/abc"), as stored in state.json.
+  // On v1 with a relative cgroups_path the hierarchies can differ; this is the memory one.
   virtual std::string path() const = 0;
+  // Every directory, keyed like runc's state.json "cgroup_paths": controller name ("cpu",
+  // "cpuacct", "name=systemd", ...) → absolute directory; "" is the v2 (or hybrid unified) one.
+  // Feed it back through CgroupConfig::paths to manage the same cgroup from another process.
+  virtual std::map<std::string, std::string> paths() const = 0;
 };
 
 // Detects v1, v2 or hybrid from what is mounted at root.
 Result<Mode> detect_mode(const std::string& root = "/sys/fs/cgroup");
 
 Result<std::unique_ptr<CgroupManager>> make_cgroup_manager(const CgroupConfig& config);
+
+// The device rules runc gives the cgroup for a config: linux.resources.devices, then the rules
+// runc always appends (its specconv AllowedDevices: mknod of any char/block device, /dev/null,
+// random, full, tty, zero, urandom, /dev/pts/*, /dev/ptmx, /dev/net/tun), minus those whose path
+// linux.devices redefines. Pass these, not resources.devices alone, to apply() at create time.
+std::vector<oci::DeviceCgroupRule> container_device_rules(const oci::Linux& linux);
 
 }  // namespace berth::runtime::cgroups

@@ -1,6 +1,7 @@
 // Linux capabilities: the name table ("CAP_SYS_ADMIN" <-> 21) and applying the five OCI sets.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,9 +13,16 @@
 namespace berth::runtime::security {
 
 std::optional<int> cap_from_name(std::string_view name);  // accepts "CAP_X" (case-insensitive)
-std::string cap_name(int cap);                              // "CAP_X"; "" if unknown
-int last_cap();                                             // /proc/sys/kernel/cap_last_cap
-std::vector<std::string> all_cap_names();                   // every cap this build knows
+std::string cap_name(int cap);                            // "CAP_X"; "" if unknown
+int last_cap();                                           // /proc/sys/kernel/cap_last_cap
+std::vector<std::string> all_cap_names();                 // every cap this build knows
+
+// The five sets as bit masks (bit n = capability n).
+struct CapabilitySets {
+  uint64_t bounding = 0, effective = 0, permitted = 0, inheritable = 0, ambient = 0;
+};
+// The calling thread's current sets (capget + PR_CAPBSET_READ + PR_CAP_AMBIENT_IS_SET).
+Result<CapabilitySets> current_capabilities();
 
 // Validates names (unknown name -> InvalidArgument naming the field and the cap).
 Result<> validate_capabilities(const oci::Capabilities& caps, const std::string& field);

@@ -1,0 +1,267 @@
+// Container child set-up, in the order the kernel and the spec require:
+//   wait for id maps + cgroup -> join/unshare namespaces -> hostname -> rootfs (mounts, /dev)
+//   -> [parent: prestart, createRuntime hooks] -> createContainer hooks -> pivot_root
+//   -> sysctl -> console -> masked/readonly paths -> cwd, executable lookup -> report created
+//   -> wait for start -> startContainer hooks -> process attributes, user, caps, seccomp -> exec.
+#include "runtime/init.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "base/file.h"
+#include "base/path.h"
+#include "base/syscalls.h"
+#include "runtime/hooks.h"
+#include "runtime/rootfs.h"
+#include "runtime/security/capabilities.h"
+#include "runtime/security/process_attrs.h"
+#include "runtime/security/seccomp.h"
+#include "runtime/sync.h"
+#include "runtime/terminal.h"
+
+namespace berth::runtime {
+namespace {
+
+constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+std::string env_value(const std::vector<std::string>& env, const std::string& key) {
+  for (auto& e : env)
+    if (e.size() > key.size() && e.compare(0, key.size(), key) == 0 && e[key.size()] == '=')
+      return e.substr(key.size() + 1);
+  return {};
+}
+
+bool is_executable_file(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111);
+}
+
+Result<> apply_sysctl(const std::map<std::string, std::string>& sysctl) {
+  for (auto& [key, value] : sysctl) {
+    std::string rel = key;
+    for (char& c : rel)
+      if (c == '.') c = '/';
+    if (rel.find("..") != std::string::npos)
+      return make_error(ErrorCode::kInvalidArgument, "linux.sysctl: invalid key \"" + key + "\"");
+    auto r = write_file("/proc/sys/" + rel, value);
+    if (!r) return std::unexpected(std::move(r).error().wrap("linux.sysctl." + key));
+  }
+  return {};
+}
+
+// HOME from the container's /etc/passwd when the config does not set it (runc does the same).
+std::string home_for(uint32_t uid) {
+  auto passwd = read_file("/etc/passwd");
+  if (!passwd) return "/";
+  size_t i = 0;
+  while (i < passwd->size()) {
+    size_t j = passwd->find('\n', i);
+    if (j == std::string::npos) j = passwd->size();
+    std::string line = passwd->substr(i, j - i);
+    i = j + 1;
+    // name:x:uid:gid:gecos:home:shell
+    size_t f[6];
+    size_t pos = 0;
+    int n = 0;
+    for (; n < 6; ++n) {
+      pos = line.find(':', pos);
+      if (pos == std::string::npos) break;
+      f[n] = pos++;
+    }
+    if (n < 6) continue;
+    if (line.substr(f[1] + 1, f[2] - f[1] - 1) == std::to_string(uid))
+      return line.substr(f[4] + 1, f[5] - f[4] - 1);
+  }
+  return "/";
+}
+
+Result<> verify_cwd() {
+  char buf[4096];
+  if (!::getcwd(buf, sizeof buf)) {
+    if (errno == ENOENT)
+      return make_error(ErrorCode::kPermissionDenied,
+                        "current working directory is outside of container mount namespace "
+                        "root -- possible container breakout detected");
+    return errno_error("getcwd");
+  }
+  if (buf[0] != '/')
+    return make_error(ErrorCode::kPermissionDenied,
+                      "current working directory is outside of container mount namespace root "
+                      "-- possible container breakout detected");
+  return {};
+}
+
+}  // namespace
+
+std::string find_executable(const std::string& name, const std::vector<std::string>& env) {
+  if (name.find('/') != std::string::npos) return is_executable_file(name) ? name : "";
+  std::string path = env_value(env, "PATH");
+  if (path.empty()) path = kDefaultPath;
+  size_t i = 0;
+  while (i <= path.size()) {
+    size_t j = path.find(':', i);
+    if (j == std::string::npos) j = path.size();
+    std::string dir = path.substr(i, j - i);
+    if (dir.empty()) dir = ".";
+    std::string candidate = dir + "/" + name;
+    if (is_executable_file(candidate)) return candidate;
+    i = j + 1;
+  }
+  return "";
+}
+
+Error exec_process(const oci::Process& p, const oci::Linux* linux, int preserve_fds,
+                   const std::string& state_json) {
+  auto fail = [](Error e) { return e; };
+  std::vector<std::string> env = p.env;
+  if (env_value(env, "HOME").empty()) env.push_back("HOME=" + home_for(p.user.uid));
+  std::string exe = find_executable(p.args[0], env);
+  if (exe.empty())
+    return Error(ErrorCode::kNotFound,
+                 "exec: \"" + p.args[0] + "\": executable file not found in $PATH");
+  if (auto r = security::apply_rlimits(p); !r) return fail(r.error());
+  if (auto r = security::apply_oom_score_adj(p); !r) return fail(r.error());
+  if (auto r = security::apply_io_priority(p); !r) return fail(r.error());
+  if (auto r = security::apply_scheduler(p); !r) return fail(r.error());
+  if (linux && linux->personality)
+    if (auto r = security::apply_personality(*linux); !r) return fail(r.error());
+  if (auto r = security::apply_lsm_labels(p); !r) return fail(r.error());
+
+  const oci::Seccomp* seccomp = (linux && linux->seccomp) ? &*linux->seccomp : nullptr;
+  UniqueFd notify_fd;
+  // Without no_new_privs, the filter must go in while we still hold CAP_SYS_ADMIN.
+  if (seccomp && !p.no_new_privileges) {
+    auto r = security::load_seccomp(*seccomp);
+    if (!r) return fail(r.error().wrap("linux.seccomp"));
+    notify_fd = std::move(*r);
+  }
+  if (auto r = security::apply_user_and_capabilities(p); !r) return fail(r.error());
+  if (p.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+    return Error::last("set no_new_privs");
+  if (seccomp && p.no_new_privileges) {
+    auto r = security::load_seccomp(*seccomp);
+    if (!r) return fail(r.error().wrap("linux.seccomp"));
+    notify_fd = std::move(*r);
+  }
+  if (notify_fd) {
+    auto r = security::send_seccomp_listener_fd(seccomp->listener_path, notify_fd.get(), state_json);
+    if (!r) return fail(r.error().wrap("linux.seccomp.listenerPath"));
+    notify_fd.reset();
+  }
+  // Nothing of the runtime's may reach the container: mark every fd past the preserved ones
+  // close-on-exec (CVE-2024-21626); the sync socket stays usable if execve fails.
+  sys::close_range(static_cast<unsigned>(3 + preserve_fds), ~0U, CLOSE_RANGE_CLOEXEC);
+  sigset_t all;
+  sigemptyset(&all);
+  ::sigprocmask(SIG_SETMASK, &all, nullptr);
+  ::signal(SIGPIPE, SIG_DFL);
+
+  std::vector<char*> argv, envp;
+  for (auto& a : p.args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  ::execve(exe.c_str(), argv.data(), envp.data());
+  int e = errno;
+  return Error::from_errno(e, "exec " + p.args[0]);
+}
+
+void run_init(const InitConfig& cfg) {
+  const oci::Spec& spec = *cfg.spec;
+  const oci::Process& proc = *spec.process;
+  int sync = cfg.sync_fd;
+  auto check = [&](Result<> r, const char* ctx = nullptr) {
+    if (!r) child_fail(sync, ctx ? std::move(r).error().wrap(ctx) : std::move(r).error());
+  };
+
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  auto go = sync_expect(sync, SyncType::kGo);
+  if (!go) _exit(1);  // parent gone
+  const std::string state_json = go->payload;
+
+  if (cfg.new_userns) {
+    if (::setresgid(0, 0, 0) != 0) child_fail(sync, Error::last("setresgid in user namespace"));
+    if (::setresuid(0, 0, 0) != 0) child_fail(sync, Error::last("setresuid in user namespace"));
+  }
+  for (int fd : cfg.join_ns_fds)
+    if (::setns(fd, 0) != 0) child_fail(sync, Error::last("join namespace"));
+  if (cfg.unshare_after_join && ::unshare(cfg.unshare_after_join) != 0)
+    child_fail(sync, Error::last("unshare namespaces"));
+
+  if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
+    child_fail(sync, Error::last("hostname: sethostname"));
+  if (!spec.domainname.empty() &&
+      ::setdomainname(spec.domainname.data(), spec.domainname.size()) != 0)
+    child_fail(sync, Error::last("domainname: setdomainname"));
+
+  RootfsOptions ropts;
+  ropts.rootfs = cfg.rootfs;
+  ropts.no_pivot = cfg.no_pivot;
+  ropts.in_user_namespace = cfg.new_userns;
+  ropts.cgroup_path = cfg.cgroup_path;
+  check(prepare_rootfs(spec, ropts));
+
+  if (cfg.parent_hooks) {
+    check(sync_send(sync, SyncType::kPrestart));
+    auto done = sync_expect(sync, SyncType::kHooksDone);
+    if (!done) _exit(1);
+  }
+  check(run_hooks(spec.hooks.create_container, "createContainer", state_json));
+  check(enter_rootfs(ropts));
+  if (spec.linux) check(apply_sysctl(spec.linux->sysctl));
+
+  if (proc.terminal && (cfg.console_sock >= 0 || cfg.proxy_console)) {
+    bool has_devpts = false;
+    for (auto& m : spec.mounts)
+      if (m.type == "devpts") has_devpts = true;
+    auto master = setup_console(cfg.console_sock, proc, has_devpts);
+    if (!master) child_fail(sync, master.error().wrap("console"));
+    if (cfg.proxy_console) check(send_fd(sync, master->get(), "console"), "console");
+    if (cfg.console_sock >= 0) ::close(cfg.console_sock);
+  }
+  check(finalize_rootfs(spec));
+
+  if (::chdir(proc.cwd.c_str()) != 0)
+    child_fail(sync, Error::last("chdir to cwd (\"" + proc.cwd + "\") set in config.json failed"));
+  check(verify_cwd());
+  {
+    std::vector<std::string> env = proc.env;
+    if (find_executable(proc.args[0], env).empty())
+      child_fail(sync, Error(ErrorCode::kNotFound, "exec: \"" + proc.args[0] +
+                                                       "\": executable file not found in $PATH"));
+  }
+  if (!cfg.no_new_keyring) {
+    // A fresh session keyring, so containers do not share the host's (runc does the same).
+    ::syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, "_ses");
+  }
+
+  check(sync_send(sync, SyncType::kCreated));
+  if (cfg.fifo_fd >= 0) {
+    // create: the parent exits now; we must outlive it, then block until `start`.
+    ::prctl(PR_SET_PDEATHSIG, 0);
+    ::close(sync);
+    sync = -1;
+    char c;
+    ssize_t n;
+    do {
+      n = ::read(cfg.fifo_fd, &c, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1) _exit(1);
+    ::close(cfg.fifo_fd);
+  } else {
+    auto start = sync_expect(sync, SyncType::kStart);
+    if (!start) _exit(1);
+  }
+  check(run_hooks(spec.hooks.start_container, "startContainer", state_json));
+  Error err = exec_process(proc, spec.linux ? &*spec.linux : nullptr, cfg.preserve_fds, state_json);
+  child_fail(sync, err);
+}
+
+}  // namespace berth::runtime
