@@ -4,7 +4,8 @@
 Every runtime gets the same bundle (pid, mount, ipc, uts and network namespaces, a 64 MiB
 memory limit, read-only root, args /true) and its own --root. The harness posix_spawn()s each
 runtime call directly and reaps it with wait4() (elapsed time and ru_maxrss), so no shell sits
-in the loop; its own floor (spawn + exec + wait of the static /true) is reported.
+in the loop; its own floor (spawn + exec + wait of the static /true) is reported. Timed measurements are
+interleaved round-robin across the runtimes so that load on a shared machine hits them alike.
 
 On a hybrid cgroup host crun 1.8 refuses to run ("cgroups in hybrid mode not supported"), so
 the whole benchmark re-executes itself in a private mount namespace where the empty cgroup2
@@ -167,23 +168,30 @@ class Runtime:
         return (p.stdout.splitlines() or ["?"])[0]
 
 
-def bench_run(rt, runs, warmup):
-    times = []
-    for i in range(warmup + runs):
-        ms, _, _ = rt.call("run", "--bundle", rt.bundles[0], rt.new_id("run"))
-        if i >= warmup:
-            times.append(ms)
-    return times
+def one_run(rt):
+    return rt.call("run", "--bundle", rt.bundles[0], rt.new_id("run"))[0]
 
 
-def bench_parallel(rt, loops, runs_per_loop):
+def one_create_start_delete(rt):
+    """Times of create, start and delete --force of one container (the wait between start
+    and delete, until /true has left the cgroup, is not timed)."""
+    cid = rt.new_id("csd")
+    c = rt.call("create", "--bundle", rt.bundles[0], cid)[0]
+    s = rt.call("start", cid)[0]
+    wait_cgroup_empty(memory_dir(rt.cgroups[0])[0])
+    d = rt.call("delete", "--force", cid)[0]
+    return {"create": c, "start": s, "delete": d, "total": c + s + d}
+
+
+def parallel_round(rt, loops, runs_per_loop):
+    """`loops` threads each run their own bundle runs_per_loop times; returns wall seconds."""
     errors = []
 
     def loop(k):
         try:
             for _ in range(runs_per_loop):
-                rt.call("run", "--bundle", rt.bundles[k], f"par{k}-{uuid.uuid4().hex[:8]}")
-        except Exception as e:  # reported below
+                rt.call("run", "--bundle", rt.bundles[k], rt.new_id(f"par{k}"))
+        except Exception as e:  # re-raised below
             errors.append(e)
     threads = [threading.Thread(target=loop, args=(k,)) for k in range(loops)]
     t0 = time.perf_counter()
@@ -191,35 +199,27 @@ def bench_parallel(rt, loops, runs_per_loop):
         t.start()
     for t in threads:
         t.join()
-    wall = time.perf_counter() - t0
     if errors:
         raise errors[0]
-    return loops * runs_per_loop / wall
+    return time.perf_counter() - t0
 
 
-def bench_create_start_delete(rt, runs, warmup):
-    steps = {"create": [], "start": [], "delete": [], "total": []}
-    mem_dir, _ = memory_dir(rt.cgroups[0])
-    for i in range(warmup + runs):
-        cid = rt.new_id("csd")
-        c, _, _ = rt.call("create", "--bundle", rt.bundles[0], cid)
-        s, _, _ = rt.call("start", cid)
-        wait_cgroup_empty(mem_dir)  # untimed: /true has exited, delete a stopped container
-        d, _, _ = rt.call("delete", "--force", cid)
-        if i >= warmup:
-            for k, v in (("create", c), ("start", s), ("delete", d), ("total", c + s + d)):
-                steps[k].append(v)
-    return steps
-
-
-def bench_state(rt, runs):
-    cid = rt.new_id("state")
-    rt.call("create", "--bundle", rt.bundles[0], cid)
-    try:
-        times = [rt.call("state", cid)[0] for _ in range(runs + 5)][5:]
-    finally:
-        rt.call("delete", "--force", cid, check=False)
-    return times
+def interleave(runtimes, failed, fn, rounds, warmup=0):
+    """Calls fn(rt) round-robin across runtimes, so that load changes on a shared machine hit
+    every runtime alike; a runtime that raises is recorded in `failed` and dropped."""
+    samples = {n: [] for n in runtimes}
+    for i in range(warmup + rounds):
+        for name, rt in runtimes.items():
+            if name in failed:
+                continue
+            try:
+                value = fn(rt)
+            except Exception as e:
+                failed[name] = e
+                continue
+            if i >= warmup:
+                samples[name].append(value)
+    return samples
 
 
 def bench_memcg(rt, runs):
@@ -373,29 +373,57 @@ def main():
         print()
 
         use_hf = args.hyperfine == "yes" or (args.hyperfine == "auto" and shutil.which("hyperfine"))
-        results = {}
-        for name in list(names):
-            rt = runtimes[name]
-            print(f"measuring {name} ...", flush=True)
+        results = {n: {} for n in names}
+        failed = {}
+
+        def live():
+            return {n: runtimes[n] for n in names if n not in failed}
+        print("interleaved across runtimes: --version, run, parallel, create/start/delete, "
+              "state", flush=True)
+        for n, v in interleave(live(), failed, lambda rt: rt.call("--version")[0],
+                               50, 5).items():
+            results[n]["version"] = v and summary(v)
+        for n, v in interleave(live(), failed, one_run, args.runs, args.warmup).items():
+            results[n]["run"] = v and summary(v)
+        # Parallel throughput in 5 alternating rounds per runtime.
+        walls = interleave(live(), failed, lambda rt: parallel_round(
+            rt, args.parallel, max(1, args.parallel_runs // 5)), 5)
+        for n, v in walls.items():
+            results[n]["parallel_per_s"] = (
+                len(v) * args.parallel * max(1, args.parallel_runs // 5) / sum(v) if v else None)
+        csd = interleave(live(), failed, one_create_start_delete, args.runs, args.warmup)
+        for n, v in csd.items():
+            results[n]["csd"] = {k: summary([x[k] for x in v]) for k in v[0]} if v else None
+        state_ids = {}
+        for n, rt in live().items():
+            state_ids[n] = rt.new_id("state")
             try:
-                r = {}
-                r["version"] = summary([rt.call("--version")[0] for _ in range(50)])
-                r["run"] = summary(bench_run(rt, args.runs, args.warmup))
+                rt.call("create", "--bundle", rt.bundles[0], state_ids[n])
+            except Exception as e:
+                failed[n] = e
+        for n, v in interleave(live(), failed, lambda rt: rt.call("state", state_ids[rt.name])[0],
+                               args.runs, 5).items():
+            results[n]["state"] = v and summary(v)
+        for n, rt in runtimes.items():
+            if n in state_ids:
+                rt.call("delete", "--force", state_ids[n], check=False)
+        for name, rt in live().items():
+            print(f"per runtime: peak RSS, memcg charge{', hyperfine' if use_hf else ''}: {name}",
+                  flush=True)
+            try:
+                r = results[name]
                 if helper:
                     r["rss_kib"] = summary(peak_rss(
                         helper, rt.argv("run", "--bundle", rt.bundles[0], "rss"),
                         args.memcg_runs, rt.spawner.log_path))
-                r["parallel_per_s"] = bench_parallel(rt, args.parallel, args.parallel_runs)
-                r["csd"] = {k: summary(v) for k, v in
-                            bench_create_start_delete(rt, args.runs, args.warmup).items()}
-                r["state"] = summary(bench_state(rt, args.runs))
                 r["memcg_kib"] = summary(bench_memcg(rt, args.memcg_runs))
                 if use_hf:
                     r["hyperfine_run"] = bench_hyperfine(rt, args.runs, args.warmup, work)
-                results[name] = r
             except Exception as e:
-                print(f"{name}: failed, skipping its column: {e}")
-                names.remove(name)
+                failed[name] = e
+        for name, e in failed.items():
+            print(f"{name}: failed, skipping its column: {e}")
+            names.remove(name)
         print()
 
         def col(fn):

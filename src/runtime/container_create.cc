@@ -159,7 +159,7 @@ static Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, b
   std::string sdir = state_dir(g.root, o.id);
   if (::mkdir(sdir.c_str(), 0711) != 0) {
     if (errno == EEXIST)
-      return make_error(ErrorCode::kAlreadyExists, "container with id exists: " + o.id);
+      return make_error(ErrorCode::kAlreadyExists, "container " + o.id + " already exists");
     return errno_error("create state directory " + sdir);
   }
   c.state_path = sdir;
@@ -168,6 +168,13 @@ static Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, b
   cg.container_id = o.id;
   cg.cgroups_path = spec.linux ? spec.linux->cgroups_path : "";
   cg.systemd = g.systemd_cgroup;
+  if (cg.cgroups_path.empty() || cg.cgroups_path[0] != '/') {
+    // A relative path is resolved against the creating process's own cgroups; later commands
+    // run elsewhere, so keep what it resolved against (runc keeps the resolved paths instead).
+    ASSIGN_OR_RETURN(std::string own, read_file("/proc/self/cgroup"));
+    cg.proc_self_cgroup = sdir + "/" + kParentCgroupFile;
+    TRY(write_file_atomic(cg.proc_self_cgroup, own, 0600, false));
+  }
   ASSIGN_OR_RETURN(c.cgroup, cgroups::make_cgroup_manager(cg));
   TRY(c.cgroup->create());
   TRY(c.cgroup->apply(with_default_devices(spec)));
@@ -196,6 +203,10 @@ static Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, b
     }
   }
   int unshare_after = 0;
+  // The cgroup namespace's root is the cgroup of whoever unshares it: the child unshares it
+  // after the parent has moved it into the container's cgroup (as runc does).
+  bool new_cgroupns = clone_flags & CLONE_NEWCGROUP;
+  clone_flags &= ~CLONE_NEWCGROUP;
   if (join_userns) {
     // Namespaces created after joining a user namespace must belong to it: unshare them in the
     // child after setns. A new pid namespace would need a second fork; not supported yet.
@@ -263,7 +274,7 @@ static Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, b
   icfg.new_userns = new_userns;
   icfg.parent_hooks = !spec.hooks.prestart.empty() || !spec.hooks.create_runtime.empty();
   for (auto& fd : ns_fds) icfg.join_ns_fds.push_back(fd.get());
-  icfg.unshare_after_join = unshare_after;
+  icfg.unshare_after_join = unshare_after | (new_cgroupns ? CLONE_NEWCGROUP : 0);
 
   long pid = ::syscall(SYS_clone, static_cast<unsigned long>(clone_flags) | SIGCHLD, nullptr,
                        nullptr, nullptr, nullptr);
@@ -297,7 +308,7 @@ static Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, b
   st.rootfs = b.rootfs;
   st.created = log::rfc3339_now(true);
   st.annotations = spec.annotations;
-  st.cgroups_path = c.cgroup->path();
+  st.cgroups_path = cg.cgroups_path;
   st.systemd_cgroup = g.systemd_cgroup;
   st.config = std::move(b.config);
   std::string creating = json::dump(spec_state_json(st, Status::kCreating));

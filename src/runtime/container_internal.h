@@ -13,6 +13,9 @@
 
 namespace berth::runtime {
 
+// In the state directory: the creator's /proc/self/cgroup, for relative cgroupsPath resolution.
+inline constexpr const char* kParentCgroupFile = "parent.cgroup";
+
 struct LoadedBundle {
   std::string bundle;  // absolute
   std::string rootfs;  // absolute, resolved

@@ -39,6 +39,8 @@ Result<std::unique_ptr<cgroups::CgroupManager>> cgroup_for(const GlobalOptions& 
   cg.container_id = s.id;
   cg.cgroups_path = s.cgroups_path;
   cg.systemd = s.systemd_cgroup || g.systemd_cgroup;
+  std::string parent = state_dir(g.root, s.id) + "/" + kParentCgroupFile;
+  if (path_exists(parent)) cg.proc_self_cgroup = parent;
   return cgroups::make_cgroup_manager(cg);
 }
 

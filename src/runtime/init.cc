@@ -258,6 +258,8 @@ void run_init(const InitConfig& cfg) {
   } else {
     auto start = sync_expect(sync, SyncType::kStart);
     if (!start) _exit(1);
+    // Started: the container outlives the runtime (run -d exits, a killed run leaves it).
+    ::prctl(PR_SET_PDEATHSIG, 0);
   }
   check(run_hooks(spec.hooks.start_container, "startContainer", state_json));
   Error err = exec_process(proc, spec.linux ? &*spec.linux : nullptr, cfg.preserve_fds, state_json);

@@ -24,7 +24,7 @@ struct InitConfig {
   bool new_userns = false;
   bool parent_hooks = false;  // prestart/createRuntime hooks: pause before pivot_root
   std::vector<int> join_ns_fds;  // opened by the parent, joined in order (user first)
-  int unshare_after_join = 0;    // CLONE_NEW* flags left to unshare after joining a userns
+  int unshare_after_join = 0;    // CLONE_NEW* flags unshared after joining (cgroup ns always)
 };
 
 [[noreturn]] void run_init(const InitConfig& cfg);

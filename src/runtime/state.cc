@@ -28,17 +28,17 @@ std::string exec_fifo_path(const std::string& root, const std::string& id) {
 }
 
 Result<> validate_container_id(const std::string& id) {
-  if (id.empty()) return make_error(ErrorCode::kInvalidArgument, "container id cannot be empty");
+  if (id.empty()) return make_error(ErrorCode::kInvalidArgument, "invalid container ID format: empty");
   if (id == "." || id == "..")
-    return make_error(ErrorCode::kInvalidArgument, "invalid container id \"" + id + "\"");
+    return make_error(ErrorCode::kInvalidArgument, "invalid container ID format: \"" + id + "\"");
   if (id.size() > 1024)
     return make_error(ErrorCode::kInvalidArgument, "invalid container id: longer than 1024 bytes");
   for (char c : id) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '_' || c == '+' || c == '-' || c == '.';
     if (!ok)
-      return make_error(ErrorCode::kInvalidArgument,
-                        "invalid container id \"" + id + "\": only [a-zA-Z0-9_+.-] are allowed");
+      return make_error(ErrorCode::kInvalidArgument, "invalid container ID format: \"" + id +
+                                                         "\" (only [a-zA-Z0-9_+.-] are allowed)");
   }
   return {};
 }
@@ -64,7 +64,7 @@ Result<ContainerState> load_state(const std::string& root, const std::string& id
   auto text = read_file(state_dir(root, id) + "/state.json");
   if (!text) {
     if (text.error().sys_errno() == ENOENT)
-      return make_error(ErrorCode::kNotFound, "container \"" + id + "\" does not exist");
+      return make_error(ErrorCode::kNotFound, "container does not exist: " + id);
     return std::unexpected(text.error());
   }
   ASSIGN_OR_RETURN(json::Json j, json::parse(*text, "state of container " + id));

@@ -49,7 +49,7 @@ TEST(ContainerState, SaveLoadRoundTrip) {
   auto missing = load_state(root, "nope");
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
-  EXPECT_EQ(missing.error().message(), "container \"nope\" does not exist");
+  EXPECT_EQ(missing.error().message(), "container does not exist: nope");
   (void)remove_all(root);
 }
 

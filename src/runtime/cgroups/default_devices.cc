@@ -18,15 +18,11 @@ struct DefaultDevice {
 
 constexpr DefaultDevice kAllowedDevices[] = {
     {nullptr, 'c', -1, -1, "m"},  // mknod of any device (the node still needs a rule to be used)
-    {nullptr, 'b', -1, -1, "m"},
-    {"/dev/null", 'c', 1, 3, "rwm"},
-    {"/dev/random", 'c', 1, 8, "rwm"},
-    {"/dev/full", 'c', 1, 7, "rwm"},
-    {"/dev/tty", 'c', 5, 0, "rwm"},
-    {"/dev/zero", 'c', 1, 5, "rwm"},
-    {"/dev/urandom", 'c', 1, 9, "rwm"},
-    {nullptr, 'c', 136, -1, "rwm"},  // /dev/pts/*
-    {nullptr, 'c', 5, 2, "rwm"},     // /dev/ptmx
+    {nullptr, 'b', -1, -1, "m"},        {"/dev/null", 'c', 1, 3, "rwm"},
+    {"/dev/random", 'c', 1, 8, "rwm"},  {"/dev/full", 'c', 1, 7, "rwm"},
+    {"/dev/tty", 'c', 5, 0, "rwm"},     {"/dev/zero", 'c', 1, 5, "rwm"},
+    {"/dev/urandom", 'c', 1, 9, "rwm"}, {nullptr, 'c', 136, -1, "rwm"},  // /dev/pts/*
+    {nullptr, 'c', 5, 2, "rwm"},                                         // /dev/ptmx
     {nullptr, 'c', 10, 200, "rwm"},  // /dev/net/tun, kept by runc for compatibility
 };
 

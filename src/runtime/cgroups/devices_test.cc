@@ -109,10 +109,10 @@ TEST(CgroupDevices, ContainerRulesAppendRuncsDefaultsMinusRedefinedNodes) {
   auto e = DeviceEmulator::from_rules(rules);
   ASSERT_TRUE(e);
   EXPECT_EQ(strings(e->rules()),
-            (std::vector<std::string>{"deny a *:* rwm", "allow b *:* m", "allow c *:* m",
-                                      "allow c 1:5 rwm", "allow c 1:7 rwm", "allow c 1:8 rwm",
-                                      "allow c 1:9 rwm", "allow c 5:0 rwm", "allow c 5:2 rwm",
-                                      "allow c 10:200 rwm", "allow c 136:* rwm"}))
+            (std::vector<std::string>{"allow b *:* m", "allow c *:* m", "allow c 1:5 rwm",
+                                      "allow c 1:7 rwm", "allow c 1:8 rwm", "allow c 1:9 rwm",
+                                      "allow c 5:0 rwm", "allow c 5:2 rwm", "allow c 10:200 rwm",
+                                      "allow c 136:* rwm"}))
       << "/dev/null (1:3) is left to the config's own rules";
 }
 

@@ -51,8 +51,15 @@ std::string mount_context(const std::string& dest, const std::string& type);
 // The destination of m, absolute and lexically clean ("a/../b" -> "/b").
 std::string clean_destination(const std::string& dest);
 
+// Resolves path inside root as the kernel would with root as "/", one component at a time with
+// O_NOFOLLOW, creating what is missing: directories, and the last component as a directory or
+// an empty file. Symlinks (dangling ones too, and the last component) are followed inside root,
+// so rootfs/mnt -> /etc makes rootfs/etc, never the host's. Returns an O_PATH fd.
+Result<UniqueFd> create_in_root(int root, const std::string& path, bool last_is_dir);
 // Opens dest inside root as a directory (O_PATH), creating it and its parents if missing.
 Result<UniqueFd> open_dir_in_root(int root, const std::string& dest);
+// Same for a file (bind mounts of files), created empty if missing.
+Result<UniqueFd> open_file_in_root(int root, const std::string& dest);
 // Same, but for filesystems that must land on an ordinary directory (proc, sysfs): a symlink at
 // the last component is refused rather than followed (CVE-2019-19921).
 Result<UniqueFd> open_plain_dir_in_root(int root, const std::string& dest, const std::string& type);

@@ -4,10 +4,13 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/statfs.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 
 #include <array>
+#include <deque>
 #include <string_view>
+#include <vector>
 
 #include "base/path.h"
 #include "base/strings.h"
@@ -26,10 +29,77 @@ std::string mount_context(const std::string& dest, const std::string& type) {
 
 std::string clean_destination(const std::string& dest) { return clean_path("/" + dest); }
 
+Result<UniqueFd> create_in_root(int root, const std::string& path, bool last_is_dir) {
+  constexpr int kMaxLinks = 40, kMaxRetries = 8;
+  std::deque<std::string> todo;
+  for (std::string& c : split(clean_path("/" + path), '/'))
+    if (!c.empty()) todo.push_back(std::move(c));
+  // dirs[i] is the directory reached after i real (non-symlink) components; dirs[0] is root.
+  std::vector<UniqueFd> dirs;
+  int fd0 = ::openat(root, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd0 < 0) return errno_error("open root");
+  dirs.emplace_back(fd0);
+  std::string where;  // the resolved path so far, for error messages
+  int links = 0, retries = 0;
+  while (!todo.empty()) {
+    std::string c = std::move(todo.front());
+    todo.pop_front();
+    if (c == ".") continue;
+    if (c == "..") {  // never above root, and never through the kernel's ".."
+      if (dirs.size() > 1) {
+        dirs.pop_back();
+        where.erase(where.find_last_of('/'));
+      }
+      continue;
+    }
+    const bool last = todo.empty();
+    const int cur = dirs.back().get();
+    struct stat st {};
+    if (::fstatat(cur, c.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno != ENOENT) return errno_error("stat " + where + "/" + c + " in root");
+      int r = (!last || last_is_dir) ? ::mkdirat(cur, c.c_str(), 0755)
+                                     : ::mknodat(cur, c.c_str(), S_IFREG | 0644, 0);
+      if (r != 0 && errno != EEXIST) return errno_error("create " + where + "/" + c + " in root");
+      if (++retries > kMaxRetries) return errno_error(EAGAIN, "create " + where + "/" + c);
+      todo.push_front(std::move(c));  // look again at what is there now
+      continue;
+    }
+    if (S_ISLNK(st.st_mode)) {
+      if (++links > kMaxLinks) return errno_error(ELOOP, "resolve " + path + " in root");
+      std::string target(static_cast<size_t>(st.st_size > 0 ? st.st_size : 4096) + 1, '\0');
+      ssize_t n = ::readlinkat(cur, c.c_str(), target.data(), target.size());
+      if (n < 0) return errno_error("readlink " + where + "/" + c + " in root");
+      target.resize(static_cast<size_t>(n));
+      // Followed inside root: an absolute target starts again from root, not from the host's /.
+      if (!target.empty() && target[0] == '/') {
+        dirs.resize(1);
+        where.clear();
+      }
+      std::vector<std::string> parts = split(target, '/');
+      for (auto it = parts.rbegin(); it != parts.rend(); ++it)
+        if (!it->empty()) todo.push_front(std::move(*it));
+      continue;
+    }
+    if (!last && !S_ISDIR(st.st_mode))
+      return errno_error(ENOTDIR, "open " + where + "/" + c + " in root");
+    int fd = ::openat(cur, c.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return errno_error("open " + where + "/" + c + " in root");
+    dirs.emplace_back(fd);
+    where += "/" + c;
+  }
+  return std::move(dirs.back());
+}
+
 Result<UniqueFd> open_dir_in_root(int root, const std::string& dest) {
   auto fd = open_in_root(root, dest, O_PATH | O_DIRECTORY);
   if (fd || fd.error().sys_errno() != ENOENT) return fd;
-  return mkdir_all_in_root(root, dest, 0755);
+  return create_in_root(root, dest, true);
+}
+
+Result<UniqueFd> open_file_in_root(int root, const std::string& dest) {
+  auto fd = open_in_root(root, dest, O_PATH);
+  if (fd || fd.error().sys_errno() != ENOENT) return fd;
+  return create_in_root(root, dest, false);
 }
 
 Result<UniqueFd> open_plain_dir_in_root(int root, const std::string& dest,
@@ -37,7 +107,7 @@ Result<UniqueFd> open_plain_dir_in_root(int root, const std::string& dest,
   auto fd = open_in_root(root, dest, O_PATH | O_DIRECTORY | O_NOFOLLOW);
   if (fd) return fd;
   int e = fd.error().sys_errno();
-  if (e == ENOENT) return mkdir_all_in_root(root, dest, 0755);
+  if (e == ENOENT) return create_in_root(root, dest, true);
   if (e == ENOTDIR || e == ELOOP)
     return make_error(ErrorCode::kInvalidArgument,
                       "filesystem \"" + type + "\" must be mounted on ordinary directory", e);

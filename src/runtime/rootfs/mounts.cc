@@ -68,7 +68,7 @@ Result<> mount_bind(const MountContext& ctx, const oci::Mount& m, const MountOpt
   if (S_ISDIR(st.st_mode)) {
     ASSIGN_OR_RETURN(target, open_dir_in_root(ctx.root, dest));
   } else {
-    ASSIGN_OR_RETURN(target, ensure_in_root(ctx.root, dest, false));
+    ASSIGN_OR_RETURN(target, open_file_in_root(ctx.root, dest));
   }
   bool source_is_procfs = false;
   if (dest == "/proc") {

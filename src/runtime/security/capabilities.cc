@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "runtime/security/procfs.h"
+
 namespace berth::runtime::security {
 namespace {
 
@@ -143,12 +145,13 @@ Error cap_error(std::string_view field, std::string_view what, int cap) {
 }
 
 // "deny" in /proc/self/setgroups: a user namespace whose gid map was written without setgroups.
+// Read through the verified procfs open: a wrong "deny" would leave the runtime's supplementary
+// groups on the container process.
 bool setgroups_denied() {
-  int fd = ::open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
+  auto fd = open_procfs_file("self/setgroups", O_RDONLY);
+  if (!fd) return false;
   char buf[16] = {};
-  ssize_t n = ::read(fd, buf, sizeof buf - 1);
-  ::close(fd);
+  ssize_t n = ::read(fd->get(), buf, sizeof buf - 1);
   return n >= 4 && std::memcmp(buf, "deny", 4) == 0;
 }
 

@@ -28,8 +28,10 @@ Result<CapabilitySets> current_capabilities();
 Result<> validate_capabilities(const oci::Capabilities& caps, const std::string& field);
 
 // Switches to process.user and installs the capability sets, in the order the kernel needs:
-// PR_SET_KEEPCAPS, drop bounding set, setgroups(additionalGids), setresgid, setresuid, capset,
-// ambient raise. Caps the host's bounding set lacks are dropped silently (clamped), never fatal.
+// umask (user.umask, default 0022), PR_SET_KEEPCAPS 1, drop bounding set, setgroups(additionalGids)
+// (skipped where /proc/self/setgroups says "deny"), setresgid, setresuid, capset, ambient clear +
+// raise, PR_SET_KEEPCAPS 0. Caps the current bounding set lacks are left out of every set
+// (clamped), never fatal; absent process.capabilities means no capabilities at all (as runc).
 // Runs in the container child before exec; must not log.
 Result<> apply_user_and_capabilities(const oci::Process& process);
 

@@ -131,6 +131,17 @@ TEST(Seccomp, DisabledWhenEmptyAndUnknownSyscallsAreSkipped) {
   EXPECT_EQ(prog->flags, 0u);
 }
 
+TEST(Seccomp, ForeignArchesAndNamesCompile) {
+  oci::Seccomp s = allow_by_default();
+  // Every arch libseccomp knows, big-endian ones included, and names from other arches.
+  s.architectures = seccomp_known_archs();
+  s.syscalls = {rule({"socketcall", "_llseek", "arm_fadvise64_64", "s390_pci_mmio_read", "mkdir"},
+                     "SCMP_ACT_ERRNO", std::nullopt, {arg(0, "SCMP_CMP_EQ", 1)})};
+  auto prog = compile_seccomp(s);
+  ASSERT_TRUE(prog) << prog.error().message();
+  EXPECT_FALSE(prog->empty());
+}
+
 TEST_F(SeccompDir, ErrnoRuleReturnsErrnoRetAndDefaultsToEperm) {
   std::string path = dir_ + "/d";
   auto res = run_in_child([&] {
