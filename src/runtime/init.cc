@@ -242,10 +242,11 @@ void run_init(const InitConfig& cfg) {
     ::syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, "_ses");
   }
 
+  // create: the parent exits as soon as it hears kCreated, so stop dying with it first.
+  if (cfg.fifo_fd >= 0) ::prctl(PR_SET_PDEATHSIG, 0);
   check(sync_send(sync, SyncType::kCreated));
   if (cfg.fifo_fd >= 0) {
-    // create: the parent exits now; we must outlive it, then block until `start`.
-    ::prctl(PR_SET_PDEATHSIG, 0);
+    // Block until `start` writes to the exec FIFO.
     ::close(sync);
     sync = -1;
     char c;
