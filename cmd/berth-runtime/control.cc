@@ -124,7 +124,8 @@ void add_control_commands(CLI::App& app, Context& ctx) {
         } else {
           ASSIGN_OR_RETURN(text, read_file(up_resources));
         }
-        ASSIGN_OR_RETURN(auto j, json::parse(text, up_resources == "-" ? "stdin" : up_resources));
+        ASSIGN_OR_RETURN(auto j, json::parse(text, up_resources == "-" ? "--resources (stdin)"
+                                                                       : "--resources " + up_resources));
         auto parsed = oci::parse_resources(j);
         if (!parsed) return std::unexpected(parsed.error());
         r = std::move(*parsed);

@@ -28,10 +28,37 @@ std::string command_name(int argc, char** argv) {
   return "";
 }
 
+// `exec [options] -- ID ARGS...`: CLI11's prefix mode does not take a "--" before the id, so drop
+// it there (a "--" after the id belongs to the process's arguments and stays).
+void drop_exec_separator(int& argc, char** argv) {
+  static const char* kTakesValue[] = {"--console-socket", "--cwd", "-e", "--env", "-u", "--user",
+                                      "-g", "--additional-gids", "-p", "--process", "--pid-file",
+                                      "--process-label", "--apparmor", "-c", "--cap",
+                                      "--preserve-fds", "--cgroup"};
+  int i = 1;
+  while (i < argc && std::strcmp(argv[i], "exec") != 0) ++i;
+  for (++i; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--") {
+      for (int j = i; j + 1 < argc; ++j) argv[j] = argv[j + 1];
+      --argc;
+      return;
+    }
+    if (a.empty() || a[0] != '-') return;
+    if (a.find('=') != std::string::npos) continue;
+    for (auto* opt : kTakesValue)
+      if (a == opt) {
+        ++i;
+        break;
+      }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string cmd = command_name(argc, argv);
+  if (cmd == "exec") drop_exec_separator(argc, argv);
   if ((cmd == "create" || cmd == "run" || cmd == "exec") && !berth::runtime::exe_is_sealed()) {
     berth::Error err = berth::runtime::reexec_sealed(argv, environ);
     std::cerr << "berth-runtime: " << err.message() << "\n";

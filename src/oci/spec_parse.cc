@@ -438,6 +438,10 @@ Linux parse_linux(const Json& j, const std::string& f) {
       l.devices.push_back(dev);
     });
   OPT_STR(j, "cgroupsPath", l.cgroups_path, f);
+  // Refused rather than ignored: a config that asks for them expects them enforced.
+  if (member(j, "intelRdt")) fail(sub(f, "intelRdt"), "Intel RDT is not supported by this runtime");
+  if (member(j, "netDevices")) fail(sub(f, "netDevices"), "network devices are not supported by this runtime");
+  if (member(j, "memoryPolicy")) fail(sub(f, "memoryPolicy"), "memory policy is not supported by this runtime");
   if (auto* r = member(j, "resources")) l.resources = parse_resources_impl(*r, sub(f, "resources"));
   OPT_STR(j, "rootfsPropagation", l.rootfs_propagation, f);
   if (auto* s = member(j, "seccomp")) l.seccomp = parse_seccomp(*s, sub(f, "seccomp"));

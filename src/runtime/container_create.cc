@@ -73,35 +73,11 @@ Result<> write_pid_file(const std::string& path, pid_t pid) {
   return {};
 }
 
-// runc's cgroup device rules: after the config's own rules, every container may mknod anything
-// and use the standard devices, the pty devices and the devices the config creates.
+// The config's resources plus runc's default device rules (standard devices, ptys, mknod).
 oci::Resources with_default_devices(const oci::Spec& spec) {
   oci::Resources r = spec.linux && spec.linux->resources ? *spec.linux->resources : oci::Resources{};
-  auto allow = [&](const char* type, std::optional<int64_t> major, std::optional<int64_t> minor,
-                   const char* access) {
-    oci::DeviceCgroupRule rule;
-    rule.allow = true;
-    rule.type = type;
-    rule.major = major;
-    rule.minor = minor;
-    rule.access = access;
-    r.devices.push_back(rule);
-  };
-  allow("c", std::nullopt, std::nullopt, "m");
-  allow("b", std::nullopt, std::nullopt, "m");
-  allow("c", 1, 3, "rwm");    // null
-  allow("c", 1, 8, "rwm");    // random
-  allow("c", 1, 7, "rwm");    // full
-  allow("c", 5, 0, "rwm");    // tty
-  allow("c", 1, 5, "rwm");    // zero
-  allow("c", 1, 9, "rwm");    // urandom
-  allow("c", 5, 1, "rwm");    // console
-  allow("c", 136, std::nullopt, "rwm");  // /dev/pts/*
-  allow("c", 5, 2, "rwm");    // ptmx
   if (spec.linux)
-    for (auto& d : spec.linux->devices)
-      if (d.type == "c" || d.type == "b" || d.type == "u")
-        allow(d.type == "b" ? "b" : "c", d.major, d.minor, "rwm");
+    for (auto& rule : cgroups::container_device_rules(*spec.linux)) r.devices.push_back(rule);
   return r;
 }
 
@@ -112,7 +88,7 @@ void forward_signal(int sig) {
 
 }  // namespace
 
-Result<LoadedBundle> load_bundle(const std::string& bundle_arg) {
+Result<LoadedBundle> load_bundle(const GlobalOptions& g, const std::string& bundle_arg) {
   char abs[PATH_MAX];
   if (!::realpath(bundle_arg.c_str(), abs))
     return errno_error("bundle " + bundle_arg);
@@ -125,7 +101,13 @@ Result<LoadedBundle> load_bundle(const std::string& bundle_arg) {
   auto spec = oci::parse_spec(b.config);
   if (!spec) return std::unexpected(spec.error().wrap(config_path));
   b.spec = std::move(*spec);
-  TRY_CTX(validate_full_spec(b.spec), config_path);
+  TRY_CTX(oci::validate_spec(b.spec), config_path);
+  if (!b.spec.linux || !b.spec.linux->find_namespace("mount"))
+    return make_error(ErrorCode::kInvalidArgument,
+                      config_path + ": linux.namespaces: a mount namespace is required");
+  auto prepared = security::prepare_security(*b.spec.process, &*b.spec.linux, seccomp_cache_dir(g));
+  if (!prepared) return std::unexpected(prepared.error().wrap(config_path));
+  b.security = std::move(*prepared);
   std::string root = b.spec.root_path;
   if (root[0] != '/') root = b.bundle + "/" + root;
   char rootabs[PATH_MAX];
@@ -144,7 +126,7 @@ Result<LoadedBundle> load_bundle(const std::string& bundle_arg) {
 static Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, bool run,
                                bool detach) {
   TRY(validate_container_id(o.id));
-  ASSIGN_OR_RETURN(LoadedBundle b, load_bundle(o.bundle));
+  ASSIGN_OR_RETURN(LoadedBundle b, load_bundle(g, o.bundle));
   const oci::Spec& spec = b.spec;
   const oci::Process& proc = *spec.process;
   if (proc.terminal && o.console_socket.empty() && (!run || detach))
@@ -168,13 +150,6 @@ static Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, b
   cg.container_id = o.id;
   cg.cgroups_path = spec.linux ? spec.linux->cgroups_path : "";
   cg.systemd = g.systemd_cgroup;
-  if (cg.cgroups_path.empty() || cg.cgroups_path[0] != '/') {
-    // A relative path is resolved against the creating process's own cgroups; later commands
-    // run elsewhere, so keep what it resolved against (runc keeps the resolved paths instead).
-    ASSIGN_OR_RETURN(std::string own, read_file("/proc/self/cgroup"));
-    cg.proc_self_cgroup = sdir + "/" + kParentCgroupFile;
-    TRY(write_file_atomic(cg.proc_self_cgroup, own, 0600, false));
-  }
   ASSIGN_OR_RETURN(c.cgroup, cgroups::make_cgroup_manager(cg));
   TRY(c.cgroup->create());
   TRY(c.cgroup->apply(with_default_devices(spec)));
@@ -262,6 +237,7 @@ static Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, b
 
   InitConfig icfg;
   icfg.spec = &spec;
+  icfg.security = &b.security;
   icfg.rootfs = b.rootfs;
   icfg.cgroup_path = c.cgroup->path();
   icfg.sync_fd = child_sock.get();
@@ -309,6 +285,7 @@ static Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, b
   st.created = log::rfc3339_now(true);
   st.annotations = spec.annotations;
   st.cgroups_path = cg.cgroups_path;
+  st.cgroup_paths = c.cgroup->paths();
   st.systemd_cgroup = g.systemd_cgroup;
   st.config = std::move(b.config);
   std::string creating = json::dump(spec_state_json(st, Status::kCreating));
@@ -329,6 +306,13 @@ static Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, b
       return std::unexpected(fd.error());
     }
     master = std::move(*fd);
+  }
+  if (has_seccomp_listener(b.security)) {
+    auto r = forward_seccomp_listener(parent_sock.get(), *spec.linux, c.child, creating);
+    if (!r) {
+      TRY(sync_expect(parent_sock.get(), SyncType::kCreated));  // the child's own error first
+      return std::unexpected(r.error());
+    }
   }
   TRY(sync_expect(parent_sock.get(), SyncType::kCreated));
   TRY(save_state(g.root, st));

@@ -16,8 +16,6 @@
 #include "base/syscalls.h"
 #include "runtime/container_internal.h"
 #include "runtime/init.h"
-#include "runtime/security/capabilities.h"
-#include "runtime/security/process_attrs.h"
 #include "runtime/sync.h"
 #include "runtime/terminal.h"
 
@@ -96,8 +94,9 @@ Result<int> exec_in_container(const GlobalOptions& g, const ExecOptions& o) {
     return make_error(ErrorCode::kInvalidArgument, "process.args: must not be empty");
   if (proc.cwd.empty() || proc.cwd[0] != '/')
     return make_error(ErrorCode::kInvalidArgument, "process.cwd: must be an absolute path");
-  if (proc.capabilities) TRY(security::validate_capabilities(*proc.capabilities, "process.capabilities"));
-  TRY(security::validate_process_attrs(proc, spec->linux ? &*spec->linux : nullptr));
+  const oci::Linux* linux = spec->linux ? &*spec->linux : nullptr;
+  ASSIGN_OR_RETURN(security::PreparedSecurity prepared,
+                   security::prepare_security(proc, linux, seccomp_cache_dir(g)));
   bool proxy = proc.terminal && o.console_socket.empty();
   if (proxy && o.detach)
     return make_error(ErrorCode::kInvalidArgument,
@@ -166,8 +165,8 @@ Result<int> exec_in_container(const GlobalOptions& g, const ExecOptions& o) {
                              "current working directory is outside of container mount namespace "
                              "root -- possible container breakout detected"));
     if (o.detach) ::prctl(PR_SET_PDEATHSIG, 0);
-    child_fail(sync, exec_process(proc, spec->linux ? &*spec->linux : nullptr, o.preserve_fds,
-                                  go->payload));
+    if (auto r = apply_process_security(proc, linux, prepared, sync); !r) child_fail(sync, r.error());
+    child_fail(sync, exec_process(proc, o.preserve_fds));
   }
   child_sock.reset();
   console.reset();
@@ -195,6 +194,13 @@ Result<int> exec_in_container(const GlobalOptions& g, const ExecOptions& o) {
       return std::unexpected(fd.error());
     }
     master = std::move(*fd);
+  }
+  if (has_seccomp_listener(prepared)) {
+    if (auto r = forward_seccomp_listener(parent_sock.get(), *linux, pid, state); !r) {
+      auto child_err = sync_wait_exec(parent_sock.get());
+      reap();
+      return std::unexpected(child_err ? r.error() : child_err.error());
+    }
   }
   if (auto r = sync_wait_exec(parent_sock.get()); !r) {
     reap();

@@ -15,21 +15,19 @@
 #include "base/syscalls.h"
 #include "runtime/container_internal.h"
 #include "runtime/hooks.h"
-#include "runtime/security/capabilities.h"
-#include "runtime/security/process_attrs.h"
 #include "runtime/security/seccomp.h"
+#include "runtime/terminal.h"
 
 namespace berth::runtime {
 
-Result<> validate_full_spec(const oci::Spec& spec) {
-  TRY(oci::validate_spec(spec));
-  if (!spec.linux || !spec.linux->find_namespace("mount"))
-    return make_error(ErrorCode::kInvalidArgument,
-                      "linux.namespaces: a mount namespace is required");
-  if (spec.process->capabilities)
-    TRY(security::validate_capabilities(*spec.process->capabilities, "process.capabilities"));
-  TRY(security::validate_process_attrs(*spec.process, &*spec.linux));
-  if (spec.linux->seccomp) TRY(security::validate_seccomp(*spec.linux->seccomp));
+std::string seccomp_cache_dir(const GlobalOptions& g) { return g.root + "/.cache/seccomp"; }
+
+Result<> forward_seccomp_listener(int sync_fd, const oci::Linux& linux, pid_t pid,
+                                  const std::string& state_json) {
+  ASSIGN_OR_RETURN(UniqueFd fd, recv_fd(sync_fd));
+  std::string msg = security::seccomp_listener_message(state_json, pid, linux.seccomp->listener_metadata);
+  TRY_CTX(security::send_seccomp_listener_fd(linux.seccomp->listener_path, fd.get(), msg),
+          "linux.seccomp.listenerPath");
   return {};
 }
 
@@ -39,8 +37,7 @@ Result<std::unique_ptr<cgroups::CgroupManager>> cgroup_for(const GlobalOptions& 
   cg.container_id = s.id;
   cg.cgroups_path = s.cgroups_path;
   cg.systemd = s.systemd_cgroup || g.systemd_cgroup;
-  std::string parent = state_dir(g.root, s.id) + "/" + kParentCgroupFile;
-  if (path_exists(parent)) cg.proc_self_cgroup = parent;
+  cg.paths = s.cgroup_paths;
   return cgroups::make_cgroup_manager(cg);
 }
 

@@ -6,6 +6,7 @@
 #include "runtime/init.h"
 
 #include <fcntl.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -20,9 +21,7 @@
 #include "base/syscalls.h"
 #include "runtime/hooks.h"
 #include "runtime/rootfs.h"
-#include "runtime/security/capabilities.h"
-#include "runtime/security/process_attrs.h"
-#include "runtime/security/seccomp.h"
+#include "runtime/security/security.h"
 #include "runtime/sync.h"
 #include "runtime/terminal.h"
 
@@ -117,44 +116,24 @@ std::string find_executable(const std::string& name, const std::vector<std::stri
   return "";
 }
 
-Error exec_process(const oci::Process& p, const oci::Linux* linux, int preserve_fds,
-                   const std::string& state_json) {
-  auto fail = [](Error e) { return e; };
+bool has_seccomp_listener(const security::PreparedSecurity& prepared) {
+  return (prepared.seccomp.flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) != 0;
+}
+
+Result<> apply_process_security(const oci::Process& p, const oci::Linux* linux,
+                                const security::PreparedSecurity& prepared, int sync_fd) {
+  ASSIGN_OR_RETURN(UniqueFd listener, security::apply_security(p, linux, prepared));
+  if (listener) TRY_CTX(send_fd(sync_fd, listener.get(), "seccomp"), "linux.seccomp.listenerPath");
+  return {};
+}
+
+Error exec_process(const oci::Process& p, int preserve_fds) {
   std::vector<std::string> env = p.env;
   if (env_value(env, "HOME").empty()) env.push_back("HOME=" + home_for(p.user.uid));
   std::string exe = find_executable(p.args[0], env);
   if (exe.empty())
     return Error(ErrorCode::kNotFound,
                  "exec: \"" + p.args[0] + "\": executable file not found in $PATH");
-  if (auto r = security::apply_rlimits(p); !r) return fail(r.error());
-  if (auto r = security::apply_oom_score_adj(p); !r) return fail(r.error());
-  if (auto r = security::apply_io_priority(p); !r) return fail(r.error());
-  if (auto r = security::apply_scheduler(p); !r) return fail(r.error());
-  if (linux && linux->personality)
-    if (auto r = security::apply_personality(*linux); !r) return fail(r.error());
-  if (auto r = security::apply_lsm_labels(p); !r) return fail(r.error());
-
-  const oci::Seccomp* seccomp = (linux && linux->seccomp) ? &*linux->seccomp : nullptr;
-  UniqueFd notify_fd;
-  // Without no_new_privs, the filter must go in while we still hold CAP_SYS_ADMIN.
-  if (seccomp && !p.no_new_privileges) {
-    auto r = security::load_seccomp(*seccomp);
-    if (!r) return fail(r.error().wrap("linux.seccomp"));
-    notify_fd = std::move(*r);
-  }
-  if (auto r = security::apply_user_and_capabilities(p); !r) return fail(r.error());
-  if (p.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-    return Error::last("set no_new_privs");
-  if (seccomp && p.no_new_privileges) {
-    auto r = security::load_seccomp(*seccomp);
-    if (!r) return fail(r.error().wrap("linux.seccomp"));
-    notify_fd = std::move(*r);
-  }
-  if (notify_fd) {
-    auto r = security::send_seccomp_listener_fd(seccomp->listener_path, notify_fd.get(), state_json);
-    if (!r) return fail(r.error().wrap("linux.seccomp.listenerPath"));
-    notify_fd.reset();
-  }
   // Nothing of the runtime's may reach the container: mark every fd past the preserved ones
   // close-on-exec (CVE-2024-21626); the sync socket stays usable if execve fails.
   sys::close_range(static_cast<unsigned>(3 + preserve_fds), ~0U, CLOSE_RANGE_CLOEXEC);
@@ -242,6 +221,11 @@ void run_init(const InitConfig& cfg) {
     ::syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, "_ses");
   }
 
+  const oci::Linux* linux = spec.linux ? &*spec.linux : nullptr;
+  // A seccomp listener fd must reach the parent while it still listens: with SCMP_ACT_NOTIFY the
+  // security layer goes in now, before the start gate (runc loads seccomp before it too).
+  bool early_security = has_seccomp_listener(*cfg.security);
+  if (early_security) check(apply_process_security(proc, linux, *cfg.security, sync));
   // create: the parent exits as soon as it hears kCreated, so stop dying with it first.
   if (cfg.fifo_fd >= 0) ::prctl(PR_SET_PDEATHSIG, 0);
   check(sync_send(sync, SyncType::kCreated));
@@ -255,16 +239,21 @@ void run_init(const InitConfig& cfg) {
       n = ::read(cfg.fifo_fd, &c, 1);
     } while (n < 0 && errno == EINTR);
     if (n != 1) _exit(1);
-    ::close(cfg.fifo_fd);
+    // The FIFO stays open until execve closes it: `start` waits for that to return.
   } else {
     auto start = sync_expect(sync, SyncType::kStart);
     if (!start) _exit(1);
     // Started: the container outlives the runtime (run -d exits, a killed run leaves it).
     ::prctl(PR_SET_PDEATHSIG, 0);
   }
-  check(run_hooks(spec.hooks.start_container, "startContainer", state_json));
-  Error err = exec_process(proc, spec.linux ? &*spec.linux : nullptr, cfg.preserve_fds, state_json);
-  child_fail(sync, err);
+  if (!spec.hooks.start_container.empty()) {
+    std::string created = state_json;
+    auto pos = created.find("\"status\":\"creating\"");
+    if (pos != std::string::npos) created.replace(pos, 19, "\"status\":\"created\"");
+    check(run_hooks(spec.hooks.start_container, "startContainer", created));
+  }
+  if (!early_security) check(apply_process_security(proc, linux, *cfg.security, sync));
+  child_fail(sync, exec_process(proc, cfg.preserve_fds));
 }
 
 }  // namespace berth::runtime

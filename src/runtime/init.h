@@ -7,11 +7,13 @@
 #include <vector>
 
 #include "oci/spec.h"
+#include "runtime/security/security.h"
 
 namespace berth::runtime {
 
 struct InitConfig {
   const oci::Spec* spec = nullptr;
+  const security::PreparedSecurity* security = nullptr;  // compiled in the parent
   std::string rootfs;
   std::string cgroup_path;
   int sync_fd = -1;
@@ -32,9 +34,14 @@ struct InitConfig {
 // Finds args[0] in PATH (from env) relative to the current root; "" if not found.
 std::string find_executable(const std::string& name, const std::vector<std::string>& env);
 
-// Shared by init and exec: the last steps before execve (attributes, LSM, user, caps, seccomp,
-// fd closing) and the execve itself. Returns only on failure.
-Error exec_process(const oci::Process& process, const oci::Linux* linux, int preserve_fds,
-                   const std::string& state_json);
+// Shared by init and exec. apply_process_security() applies the security layer (attributes,
+// LSM labels, user, caps, seccomp) and, for SCMP_ACT_NOTIFY, hands the listener fd to the parent
+// over the sync socket (the parent forwards it to linux.seccomp.listenerPath).
+Result<> apply_process_security(const oci::Process& process, const oci::Linux* linux,
+                                const security::PreparedSecurity& prepared, int sync_fd);
+// Closes what must not leak, resets signals and execs. Returns only on failure.
+Error exec_process(const oci::Process& process, int preserve_fds);
+// True if the compiled filter hands out a listener fd (SCMP_ACT_NOTIFY).
+bool has_seccomp_listener(const security::PreparedSecurity& prepared);
 
 }  // namespace berth::runtime

@@ -53,6 +53,7 @@ Result<> save_state(const std::string& root, const ContainerState& s) {
                   {"owner", s.owner},
                   {"annotations", s.annotations},
                   {"cgroups_path", s.cgroups_path},
+                  {"cgroup_paths", s.cgroup_paths},
                   {"systemd_cgroup", s.systemd_cgroup},
                   {"config", s.config}};
   // /run is tmpfs: atomic rename is enough, an fsync would only cost time.
@@ -79,6 +80,7 @@ Result<ContainerState> load_state(const std::string& root, const std::string& id
     s.owner = j.value("owner", "");
     s.annotations = j.value("annotations", std::map<std::string, std::string>{});
     s.cgroups_path = j.value("cgroups_path", "");
+    s.cgroup_paths = j.value("cgroup_paths", std::map<std::string, std::string>{});
     s.systemd_cgroup = j.value("systemd_cgroup", false);
     s.config = j.value("config", json::Json::object());
   } catch (const std::exception& e) {

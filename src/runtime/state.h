@@ -26,6 +26,7 @@ struct ContainerState {
   std::string owner;
   std::map<std::string, std::string> annotations;
   std::string cgroups_path;  // linux.cgroupsPath as given (the manager resolves it again)
+  std::map<std::string, std::string> cgroup_paths;  // resolved directories (runc's cgroup_paths)
   bool systemd_cgroup = false;
   json::Json config;  // the config.json the container was created from
 };

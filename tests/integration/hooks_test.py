@@ -36,8 +36,9 @@ class HooksTest(RuntimeTestCase):
 
     def hook_script(self, name, body=None):
         """A host hook that appends `<name> <args> HOOKVAR=<v> <stdin>` as one log line."""
-        body = body or (f'printf "%s %s HOOKVAR=%s " {name} "$*" "$HOOKVAR" >> {self.log}\n'
-                        f'cat >> {self.log}\necho >> {self.log}\n')
+        # One write per line: the container may append to the same log at the same time.
+        body = body or (f'line="$(printf "%s %s HOOKVAR=%s " {name} "$*" "$HOOKVAR")$(cat)"\n'
+                        f'printf "%s\\n" "$line" >> {self.log}\n')
         return self.write_script(os.path.join(self.tmp, f"{name}.sh"), "#!/bin/sh\n" + body)
 
     def bundle_with_hooks(self, args, failing=None, hooks=ALL_HOOKS):
@@ -47,9 +48,8 @@ class HooksTest(RuntimeTestCase):
         os.mkdir(os.path.join(b.rootfs, "hooklog"))
         b.add_mount("/hooklog", "bind", self.log_dir, ["rbind", "rw"])
         self.write_script(os.path.join(b.rootfs, "start-hook.sh"),
-                          '#!/bin/sh\nprintf "%s %s HOOKVAR=%s " startContainer "$*" '
-                          '"$HOOKVAR" >> /hooklog/log\ncat >> /hooklog/log\n'
-                          'echo >> /hooklog/log\n')
+                          '#!/bin/sh\nline="$(printf "%s %s HOOKVAR=%s " startContainer "$*" '
+                          '"$HOOKVAR")$(cat)"\nprintf "%s\\n" "$line" >> /hooklog/log\n')
         b.config["hooks"] = {}
         for name in hooks:
             path = "/start-hook.sh" if name == "startContainer" else self.hook_script(name)

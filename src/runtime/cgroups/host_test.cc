@@ -104,7 +104,9 @@ class CgroupHostTest : public ::testing::Test {
   }
 
   std::string name_;
-  std::unique_ptr<SubtreeControlRestorer> restorer_;  // outlives m_'s cgroup (declared first)
+  // Declared before m_: they outlive the container cgroup (removed in TearDown).
+  std::unique_ptr<ScratchCgroup2> scratch_;
+  std::unique_ptr<SubtreeControlRestorer> restorer_;
   std::unique_ptr<CgroupManager> m_;
 };
 
@@ -226,8 +228,13 @@ TEST_F(CgroupHostTest, V1DevicesListMatchesTheRules) {
 // host's unified mount.
 TEST_F(CgroupHostTest, EbpfDeviceFilterDeniesWhatIsNotAllowed) {
   std::string root = "/sys/fs/cgroup";
-  if (!is_cgroup2(root)) root = "/sys/fs/cgroup/unified";
-  if (!is_cgroup2(root)) GTEST_SKIP() << "no cgroup2 hierarchy";
+  if (!is_cgroup2(root)) {
+    if (!is_cgroup2("/sys/fs/cgroup/unified")) GTEST_SKIP() << "no cgroup2 hierarchy";
+    // A private parent, so that create() enables controllers there and not in the host's root.
+    scratch_ = std::make_unique<ScratchCgroup2>("/sys/fs/cgroup/unified");
+    ASSERT_TRUE(scratch_->ok());
+    root = scratch_->path();
+  }
   auto& m = make(root, Mode::kV2);
   ASSERT_TRUE(m);
   oci::Resources r;

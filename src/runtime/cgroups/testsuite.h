@@ -88,7 +88,8 @@ std::unique_ptr<Harness> fake_hybrid_harness();
 std::unique_ptr<Harness> fake_v2_harness();
 // The host's own hierarchy at /sys/fs/cgroup (whatever it is); needs root.
 std::unique_ptr<Harness> host_harness();
-// The hybrid host's /sys/fs/cgroup/unified driven as a pure v2 root; needs root and cgroup2 there.
+// The hybrid host's /sys/fs/cgroup/unified driven as a pure v2 root (through a ScratchCgroup2
+// below it); needs root and cgroup2 there.
 std::unique_ptr<Harness> unified_as_v2_harness();
 
 // Records root/cgroup.subtree_control and on destruction disables what was enabled since:
@@ -104,6 +105,23 @@ class SubtreeControlRestorer {
  private:
   std::string root_;
   std::vector<std::string> saved_;
+};
+
+// A private cgroup2 directory (parent/berth-test-<pid>-<n>-root) to use as a v2 manager's root in
+// tests: create() then enables controllers in it instead of in the host's root, so tests running
+// in parallel never change host state. Removed (with anything left below it) on destruction.
+class ScratchCgroup2 {
+ public:
+  explicit ScratchCgroup2(const std::string& parent);
+  ~ScratchCgroup2();
+  ScratchCgroup2(const ScratchCgroup2&) = delete;
+  ScratchCgroup2& operator=(const ScratchCgroup2&) = delete;
+  bool ok() const { return ok_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  bool ok_ = false;
 };
 
 // A unique cgroup name for this process and test: "/berth-test-<pid>-<n>".

@@ -20,6 +20,7 @@
 
 #include "base/file.h"
 #include "base/strings.h"
+#include "runtime/cgroups/internal.h"
 
 namespace berth::runtime::cgroups::testing {
 
@@ -270,14 +271,23 @@ class FakeHarness : public Harness {
 
 class HostHarness : public Harness {
  public:
-  HostHarness(std::string root, std::optional<Mode> forced)
-      : root_(std::move(root)), forced_(forced), restorer_(root_) {}
-  std::string skip_reason() const override {
-    if (::geteuid() != 0) return "needs root";
-    if (forced_ == Mode::kV2 && !is_cgroup2(root_)) return root_ + " is not a cgroup2 mount";
-    if (!path_exists(root_)) return root_ + " does not exist";
-    return {};
+  HostHarness(const std::string& root, std::optional<Mode> forced, bool scratch) : forced_(forced) {
+    if (::geteuid() != 0) {
+      why_ = "needs root";
+    } else if (!path_exists(root)) {
+      why_ = root + " does not exist";
+    } else if (forced == Mode::kV2 && !is_cgroup2(root)) {
+      why_ = root + " is not a cgroup2 mount";
+    } else if (scratch) {
+      scratch_ = std::make_unique<ScratchCgroup2>(root);
+      if (!scratch_->ok()) why_ = "cannot create a scratch cgroup under " + root;
+      root_ = scratch_->path();
+    } else {
+      root_ = root;
+      restorer_ = std::make_unique<SubtreeControlRestorer>(root_);
+    }
   }
+  std::string skip_reason() const override { return why_; }
   CgroupConfig config(const std::string& cgroups_path) override {
     CgroupConfig c;
     c.cgroups_path = cgroups_path;
@@ -294,9 +304,11 @@ class HostHarness : public Harness {
   }
 
  private:
-  std::string root_;
   std::optional<Mode> forced_;
-  SubtreeControlRestorer restorer_;
+  std::string why_;
+  std::string root_;
+  std::unique_ptr<ScratchCgroup2> scratch_;
+  std::unique_ptr<SubtreeControlRestorer> restorer_;
 };
 
 }  // namespace
@@ -312,10 +324,10 @@ std::unique_ptr<Harness> fake_v2_harness() {
                                        "cpuset cpu io memory hugetlb pids");
 }
 std::unique_ptr<Harness> host_harness() {
-  return std::make_unique<HostHarness>("/sys/fs/cgroup", std::nullopt);
+  return std::make_unique<HostHarness>("/sys/fs/cgroup", std::nullopt, false);
 }
 std::unique_ptr<Harness> unified_as_v2_harness() {
-  return std::make_unique<HostHarness>("/sys/fs/cgroup/unified", Mode::kV2);
+  return std::make_unique<HostHarness>("/sys/fs/cgroup/unified", Mode::kV2, true);
 }
 
 static std::vector<std::string> subtree_words(const std::string& root) {
@@ -333,6 +345,15 @@ SubtreeControlRestorer::~SubtreeControlRestorer() {
   for (const auto& c : subtree_words(root_))
     if (std::find(saved_.begin(), saved_.end(), c) == saved_.end())
       (void)write_file(root_ + "/cgroup.subtree_control", "-" + c);
+}
+
+ScratchCgroup2::ScratchCgroup2(const std::string& parent) {
+  path_ = parent + unique_cgroup_path() + "-root";
+  ok_ = ::mkdir(path_.c_str(), 0755) == 0;
+}
+
+ScratchCgroup2::~ScratchCgroup2() {
+  if (ok_) (void)detail::remove_cgroup(path_);
 }
 
 std::string unique_cgroup_path() {

@@ -25,8 +25,8 @@ CgroupV2Manager::CgroupV2Manager(std::string root, std::string dir)
     : root_(std::move(root)), dir_(std::move(dir)) {}
 
 Result<> CgroupV2Manager::create() {
-  // Controllers the root offers; a missing file (not cgroupfs) just means none to enable.
   TRY(mkdir_all(dir_));
+  // Controllers the root offers; a missing file (not cgroupfs) just means none to enable.
   std::vector<std::string> controllers;
   if (auto c = read_cg(root_, "cgroup.controllers")) controllers = words(*c);
   v2::enable_controllers(root_, dir_, controllers);

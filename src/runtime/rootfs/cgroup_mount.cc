@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -61,14 +62,16 @@ class CgroupDirs {
  public:
   explicit CgroupDirs(const RootfsOptions& opts) : opts_(opts) {}
 
-  // The container's directory in one v1 hierarchy, as a host path.
+  // The container's directory in one v1 hierarchy, as a host path: from cgroup_dirs, else
+  // cgroup_path under the hierarchy; asked again for the same hierarchy (that one did not
+  // exist), the cgroup the child is in according to /proc/self/cgroup.
   Result<std::string> v1_dir(const std::string& hierarchy) {
     std::string mountpoint = std::string(kCgroupRoot) + "/" + hierarchy;
     for (const std::string& key : hierarchy_keys(hierarchy))
       if (auto it = opts_.cgroup_dirs.find(key); it != opts_.cgroup_dirs.end()) return it->second;
-    if (!opts_.cgroup_path.empty()) {
-      std::string dir = clean_path(mountpoint + "/" + opts_.cgroup_path);
-      if (::access(dir.c_str(), F_OK) == 0) return dir;
+    if (!opts_.cgroup_path.empty() && !tried_path_.contains(hierarchy)) {
+      tried_path_.insert(hierarchy);
+      return clean_path(mountpoint + "/" + opts_.cgroup_path);
     }
     // Controllers the manager does not handle: the cgroup the child is in, as runc does.
     if (!self_) {
@@ -98,14 +101,12 @@ class CgroupDirs {
  private:
   const RootfsOptions& opts_;
   std::optional<std::string> self_;
+  std::set<std::string> tried_path_;  // hierarchies where cgroup_path was missing
 };
 
+// Binds source onto target; flags are the caller's (one recursive mount_setattr at the end).
 Result<> bind_into(const std::string& source, int target, const MountOptions& o, bool recursive) {
   ASSIGN_OR_RETURN(UniqueFd tree, clone_tree(AT_FDCWD, source, recursive));
-  uint64_t set, clr;
-  mount_flags_to_attrs(o, &set, &clr);
-  TRY(set_mount_attrs(tree.get(), set, clr, false));
-  TRY(set_mount_attrs(tree.get(), o.attr_set, o.attr_clr, true));
   TRY(attach_tree(tree.get(), target));
   return set_propagation(tree.get(), o.propagation);
 }
@@ -124,7 +125,12 @@ Result<> mount_v2(const MountContext& ctx, const MountOptions& o, const std::str
   if (e != EPERM && e != EBUSY) return r;
   // A user namespace without its own cgroup namespace cannot mount cgroup2 (runc #2158).
   std::string source = ctx.has_cgroupns ? CgroupDirs(*ctx.opts).v2_dir() : kCgroupRoot;
-  return bind_into(source, dest_fd, o, false);
+  TRY(bind_into(source, dest_fd, o, false));
+  ASSIGN_OR_RETURN(UniqueFd top, open_in_root(ctx.root, dest, O_PATH | O_DIRECTORY));
+  uint64_t set, clr;
+  mount_flags_to_attrs(o, &set, &clr);
+  TRY(set_mount_attrs(top.get(), set, clr, false));
+  return set_mount_attrs(top.get(), o.attr_set, o.attr_clr, true);
 }
 
 Result<> mount_v1(const MountContext& ctx, const MountOptions& o, const std::string& dest,
@@ -145,13 +151,18 @@ Result<> mount_v1(const MountContext& ctx, const MountOptions& o, const std::str
     UniqueFd sub(fd);
     if (ctx.has_cgroupns) {
       bool named = h == "systemd";
-      unsigned long flags = kCgroupFlags | (o.flags & MS_RDONLY);
-      TRY_CTX(mount_on_fd(named ? "systemd" : "cgroup", sub.get(), "cgroup", flags,
+      TRY_CTX(mount_on_fd(named ? "systemd" : "cgroup", sub.get(), "cgroup", kCgroupFlags,
                           named ? "name=systemd" : h),
               "mount cgroup " + h);
     } else {
+      // cgroup_path first; where the manager made no directory, the child's own cgroup.
       ASSIGN_OR_RETURN(std::string source, dirs.v1_dir(h));
-      TRY_CTX(bind_into(source, sub.get(), o, true), "bind " + source);
+      auto r = bind_into(source, sub.get(), o, true);
+      if (!r && r.error().sys_errno() == ENOENT) {
+        ASSIGN_OR_RETURN(source, dirs.v1_dir(h));
+        r = bind_into(source, sub.get(), o, true);
+      }
+      TRY_CTX(r, "bind " + source);
     }
     if (h.find(',') != std::string::npos) {
       for (const std::string& c : split(h, ','))
@@ -159,8 +170,11 @@ Result<> mount_v1(const MountContext& ctx, const MountOptions& o, const std::str
           return errno_error("symlink " + dest + "/" + c);
     }
   }
-  if (o.flags & MS_RDONLY) TRY(set_mount_attrs(dir.get(), MOUNT_ATTR_RDONLY, 0, false));
-  return {};
+  // The mount's flags (ro, nosuid ...) on the tmpfs and every hierarchy in one call.
+  uint64_t set, clr;
+  mount_flags_to_attrs(o, &set, &clr);
+  TRY(set_mount_attrs(dir.get(), set, clr, true));
+  return set_mount_attrs(dir.get(), o.attr_set, o.attr_clr, true);
 }
 
 }  // namespace

@@ -56,26 +56,41 @@ Result<> bind_node(int dir, const std::string& name, const Node& n) {
   return attach_tree(tree.get(), target.get());
 }
 
-Result<> create_node(const MountContext& ctx, const Node& n, bool bind) {
-  auto slash = n.path.find_last_of('/');
-  std::string parent = n.path.substr(0, slash), name = n.path.substr(slash + 1);
-  if (name.empty()) return make_error(ErrorCode::kInvalidArgument, "invalid device path " + n.path);
-  ASSIGN_OR_RETURN(UniqueFd dir, open_dir_in_root(ctx.root, parent.empty() ? "/" : parent));
-  if (!bind) {
-    mode_t old = ::umask(0);
-    int r = ::mknodat(dir.get(), name.c_str(), n.type | (n.mode & 07777), n.rdev);
-    int e = errno;
-    ::umask(old);
-    if (r == 0) {
-      if (::fchownat(dir.get(), name.c_str(), n.uid, n.gid, AT_SYMLINK_NOFOLLOW) != 0)
-        return errno_error("chown " + n.path);
-      return {};
+// Creates nodes, keeping the last parent directory open: the defaults all live in /dev.
+class NodeMaker {
+ public:
+  NodeMaker(const MountContext& ctx, bool bind) : ctx_(ctx), bind_(bind) {}
+
+  Result<> make(const Node& n) {
+    auto slash = n.path.find_last_of('/');
+    std::string parent = slash == 0 ? "/" : n.path.substr(0, slash);
+    std::string name = n.path.substr(slash + 1);
+    if (parent != parent_path_ || !parent_) {
+      ASSIGN_OR_RETURN(parent_, open_dir_in_root(ctx_.root, parent));
+      parent_path_ = parent;
     }
-    if (e == EEXIST) return {};  // already there (runc leaves it)
-    if (e != EPERM) return errno_error(e, "mknod " + n.path);
+    const int dir = parent_.get();
+    if (!bind_) {
+      int r = ::mknodat(dir, name.c_str(), n.type | (n.mode & 07777), n.rdev);  // umask is 0
+      if (r == 0) {
+        // mknod made it ours (fsuid/fsgid); only other owners need a chown.
+        if ((n.uid != ::geteuid() || n.gid != ::getegid()) &&
+            ::fchownat(dir, name.c_str(), n.uid, n.gid, AT_SYMLINK_NOFOLLOW) != 0)
+          return errno_error("chown " + n.path);
+        return {};
+      }
+      if (errno == EEXIST) return {};  // already there (runc leaves it)
+      if (errno != EPERM && errno != EACCES) return errno_error("mknod " + n.path);
+    }
+    return bind_node(dir, name, n);
   }
-  return bind_node(dir.get(), name, n);
-}
+
+ private:
+  const MountContext& ctx_;
+  bool bind_;
+  std::string parent_path_;
+  UniqueFd parent_;
+};
 
 Result<Node> node_from_spec(const oci::Device& d) {
   Node n;
@@ -90,7 +105,7 @@ Result<Node> node_from_spec(const oci::Device& d) {
     return make_error(ErrorCode::kInvalidArgument,
                       "linux.devices " + d.path + ": invalid type \"" + d.type + "\"");
   }
-  if (n.path == "/" || d.path.empty())
+  if (n.path == "/" || d.path.empty() || n.path.ends_with("/.."))
     return make_error(ErrorCode::kInvalidArgument, "linux.devices: invalid path \"" + d.path + "\"");
   n.rdev = n.type == S_IFIFO ? 0
                              : makedev(static_cast<unsigned>(d.major), static_cast<unsigned>(d.minor));
@@ -150,7 +165,18 @@ Result<> setup_devices(const oci::Spec& spec, const MountContext& ctx, bool popu
       if (!configured) nodes.push_back({d.path, S_IFCHR, makedev(d.major, d.minor), 0666, 0, 0});
     }
   }
-  for (const Node& n : nodes) TRY_CTX(create_node(ctx, n, bind), "device " + n.path);
+  mode_t old_umask = ::umask(0);  // the modes given are the modes wanted
+  NodeMaker maker(ctx, bind);
+  Result<> r;
+  for (const Node& n : nodes) {
+    r = maker.make(n);
+    if (!r) {
+      r = std::unexpected(std::move(r).error().wrap("device " + n.path));
+      break;
+    }
+  }
+  ::umask(old_umask);
+  if (!r) return r;
   if (populate_dev) TRY_CTX(dev_symlinks(spec, ctx), "/dev");
   return {};
 }

@@ -90,16 +90,40 @@ Result<UniqueFd> create_in_root(int root, const std::string& path, bool last_is_
   return std::move(dirs.back());
 }
 
-Result<UniqueFd> open_dir_in_root(int root, const std::string& dest) {
-  auto fd = open_in_root(root, dest, O_PATH | O_DIRECTORY);
+namespace {
+
+// The common case of a missing target: its parent exists and we create the last component
+// ourselves (then nothing can be a symlink there). Anything else (missing parents, a dangling
+// symlink at the last component) takes the component-by-component walk.
+Result<UniqueFd> open_or_create_in_root(int root, const std::string& dest, bool is_dir) {
+  auto fd = open_in_root(root, dest, O_PATH | (is_dir ? O_DIRECTORY : 0));
   if (fd || fd.error().sys_errno() != ENOENT) return fd;
-  return create_in_root(root, dest, true);
+  std::string path = clean_path("/" + dest);
+  auto slash = path.find_last_of('/');
+  std::string name = path.substr(slash + 1);
+  if (!name.empty() && name != "..") {
+    auto parent = open_in_root(root, slash == 0 ? "/" : path.substr(0, slash), O_PATH | O_DIRECTORY);
+    if (parent) {
+      int r = is_dir ? ::mkdirat(parent->get(), name.c_str(), 0755)
+                     : ::mknodat(parent->get(), name.c_str(), S_IFREG | 0644, 0);
+      if (r == 0) {
+        int f = ::openat(parent->get(), name.c_str(),
+                         O_PATH | O_NOFOLLOW | O_CLOEXEC | (is_dir ? O_DIRECTORY : 0));
+        if (f >= 0) return UniqueFd(f);
+      }
+    }
+  }
+  return create_in_root(root, dest, is_dir);
+}
+
+}  // namespace
+
+Result<UniqueFd> open_dir_in_root(int root, const std::string& dest) {
+  return open_or_create_in_root(root, dest, true);
 }
 
 Result<UniqueFd> open_file_in_root(int root, const std::string& dest) {
-  auto fd = open_in_root(root, dest, O_PATH);
-  if (fd || fd.error().sys_errno() != ENOENT) return fd;
-  return create_in_root(root, dest, false);
+  return open_or_create_in_root(root, dest, false);
 }
 
 Result<UniqueFd> open_plain_dir_in_root(int root, const std::string& dest,
@@ -147,7 +171,7 @@ Result<> check_proc_destination(int dest_fd, const std::string& dest, const std:
 
 Result<> mount_on_fd(const std::string& source, int fd, const std::string& type,
                      unsigned long flags, const std::string& data) {
-  std::string target = fd_path(fd);
+  std::string target = rootfs_state().cwd_is_proc_fd ? std::to_string(fd) : fd_path(fd);
   if (::mount(source.empty() ? nullptr : source.c_str(), target.c_str(),
               type.empty() ? nullptr : type.c_str(), flags,
               data.empty() ? nullptr : data.c_str()) != 0) {
