@@ -49,17 +49,17 @@ void add_control_commands(CLI::App& app, Context& ctx) {
   exec->prefix_command();  // everything after the container id belongs to the process
   exec->add_option("--console-socket", ex.console_socket, "path to an AF_UNIX socket which will receive the pty master");
   exec->add_option("--cwd", ex.cwd, "current working directory in the container");
-  exec->add_option("-e,--env", ex.env, "set environment variables")->take_last()->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  exec->add_option("-e,--env", ex.env, "set environment variables")->expected(1)->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   exec->add_flag("-t,--tty", ex.tty, "allocate a pseudo-TTY");
   exec->add_option("-u,--user", ex.user, "UID (format: <uid>[:<gid>])");
-  exec->add_option("-g,--additional-gids", ex.additional_gids, "additional gids")->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  exec->add_option("-g,--additional-gids", ex.additional_gids, "additional gids")->expected(1)->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   exec->add_option("-p,--process", process_file, "path to the process.json");
   exec->add_flag("-d,--detach", ex.detach, "detach from the container's process");
   exec->add_option("--pid-file", ex.pid_file, "file to write the process id to");
   exec->add_option("--process-label", "set the asm process label (unsupported)");
   exec->add_option("--apparmor", "set the apparmor profile for the process");
   exec->add_flag("--no-new-privs", ex.no_new_privs, "set the no new privileges value for the process");
-  exec->add_option("-c,--cap", ex.caps, "add a capability to the bounding set for the process")->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  exec->add_option("-c,--cap", ex.caps, "add a capability to the bounding set for the process")->expected(1)->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   exec->add_option("--preserve-fds", ex.preserve_fds, "pass N additional file descriptors")->check(CLI::NonNegativeNumber);
   exec->add_option("--cgroup", "run the process in a sub-cgroup (unsupported)");
   static bool ignore_paused = false;

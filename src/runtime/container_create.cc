@@ -76,8 +76,7 @@ Result<> write_pid_file(const std::string& path, pid_t pid) {
 // The config's resources plus runc's default device rules (standard devices, ptys, mknod).
 oci::Resources with_default_devices(const oci::Spec& spec) {
   oci::Resources r = spec.linux && spec.linux->resources ? *spec.linux->resources : oci::Resources{};
-  if (spec.linux)
-    for (auto& rule : cgroups::container_device_rules(*spec.linux)) r.devices.push_back(rule);
+  if (spec.linux) r.devices = cgroups::container_device_rules(*spec.linux);  // includes the config's
   return r;
 }
 

@@ -35,8 +35,8 @@ Result<> start_container(const GlobalOptions& g, const std::string& id) {
     return errno_error("open exec fifo");
   }
   UniqueFd reader(rfd);
-  // With no reader but ours... the init is gone: O_WRONLY|O_NONBLOCK still succeeds (we read),
-  // so liveness is checked through the init itself.
+  // O_WRONLY|O_NONBLOCK succeeds even when the init is gone (our own reader counts), so
+  // liveness is checked through the init itself.
   if (!init_alive(s))
     return make_error(ErrorCode::kFailedPrecondition, "cannot start a container that has stopped");
   int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
@@ -50,9 +50,8 @@ Result<> start_container(const GlobalOptions& g, const std::string& id) {
   }
   reader.reset();
   ::unlink(fifo.c_str());
-  if (!init_alive(s))
-    return make_error(ErrorCode::kFailedPrecondition,
-                      "container process exited during start (see the container's stderr)");
+  // A process that exits right after execve looks the same as one that failed before it (whose
+  // error went to the container's stderr), so neither is an error here, as with runc.
   auto spec = oci::parse_spec(s.config);
   if (spec && !spec->hooks.poststart.empty()) {
     std::string state = json::dump(spec_state_json(s, Status::kRunning));

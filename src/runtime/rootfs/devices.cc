@@ -59,7 +59,8 @@ Result<> bind_node(int dir, const std::string& name, const Node& n) {
 // Creates nodes, keeping the last parent directory open: the defaults all live in /dev.
 class NodeMaker {
  public:
-  NodeMaker(const MountContext& ctx, bool bind) : ctx_(ctx), bind_(bind) {}
+  NodeMaker(const MountContext& ctx, bool bind)
+      : ctx_(ctx), bind_(bind), euid_(::geteuid()), egid_(::getegid()) {}
 
   Result<> make(const Node& n) {
     auto slash = n.path.find_last_of('/');
@@ -74,7 +75,7 @@ class NodeMaker {
       int r = ::mknodat(dir, name.c_str(), n.type | (n.mode & 07777), n.rdev);  // umask is 0
       if (r == 0) {
         // mknod made it ours (fsuid/fsgid); only other owners need a chown.
-        if ((n.uid != ::geteuid() || n.gid != ::getegid()) &&
+        if ((n.uid != euid_ || n.gid != egid_) &&
             ::fchownat(dir, name.c_str(), n.uid, n.gid, AT_SYMLINK_NOFOLLOW) != 0)
           return errno_error("chown " + n.path);
         return {};
@@ -88,6 +89,8 @@ class NodeMaker {
  private:
   const MountContext& ctx_;
   bool bind_;
+  uid_t euid_;
+  gid_t egid_;
   std::string parent_path_;
   UniqueFd parent_;
 };
@@ -138,10 +141,12 @@ Result<> dev_symlinks(const oci::Spec& spec, const MountContext& ctx) {
   if (mounts_type_at(spec, "proc", "/proc") && ::access("/proc/kcore", F_OK) == 0 &&
       ::symlinkat("/proc/kcore", dev.get(), "core") != 0 && errno != EEXIST)
     return errno_error("symlink /dev/core");
-  if (mounts_type_at(spec, "devpts", "/dev/pts")) {
-    if (::unlinkat(dev.get(), "ptmx", 0) != 0 && errno != ENOENT)
-      return errno_error("remove /dev/ptmx");
-    if (::symlinkat("pts/ptmx", dev.get(), "ptmx") != 0) return errno_error("symlink /dev/ptmx");
+  if (mounts_type_at(spec, "devpts", "/dev/pts") &&
+      ::symlinkat("pts/ptmx", dev.get(), "ptmx") != 0) {
+    // Replaces a ptmx node (from linux.devices, say): the one of our devpts instance is meant.
+    if (errno != EEXIST || ::unlinkat(dev.get(), "ptmx", 0) != 0 ||
+        ::symlinkat("pts/ptmx", dev.get(), "ptmx") != 0)
+      return errno_error("symlink /dev/ptmx");
   }
   return {};
 }

@@ -34,9 +34,6 @@ struct RootfsState {
   bool isolated = false;  // "/" was made rslave/rprivate: the old root needs no rslave pass
   bool dev_populated = false;         // we filled /dev: reopen stdio on /dev/null after pivot
   std::string mount_label;            // linux.mountLabel if SELinux is on (masked dirs' tmpfs)
-  // While prepare_rootfs() runs, the cwd is the host's /proc/self/fd, so mount(2) targets are
-  // just "N": one procfs lookup instead of walking /proc/self/fd/N for every mount.
-  bool cwd_is_proc_fd = false;
 };
 RootfsState& rootfs_state();
 

@@ -171,7 +171,7 @@ Result<> check_proc_destination(int dest_fd, const std::string& dest, const std:
 
 Result<> mount_on_fd(const std::string& source, int fd, const std::string& type,
                      unsigned long flags, const std::string& data) {
-  std::string target = rootfs_state().cwd_is_proc_fd ? std::to_string(fd) : fd_path(fd);
+  std::string target = fd_path(fd);
   if (::mount(source.empty() ? nullptr : source.c_str(), target.c_str(),
               type.empty() ? nullptr : type.c_str(), flags,
               data.empty() ? nullptr : data.c_str()) != 0) {

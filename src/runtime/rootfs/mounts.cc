@@ -154,6 +154,8 @@ Result<> mount_entry(const MountContext& ctx, const oci::Mount& m, size_t index)
   bool bind = parsed && (parsed->bind || m.type == "bind");
   const std::string what = mount_context(dest, m.type.empty() && bind ? "bind" : m.type);
   if (!parsed) return std::unexpected(std::move(parsed).error().wrap(what));
+  if (dest == "/")  // it would hide the rootfs from every later mount (resolved below it)
+    return make_error(ErrorCode::kInvalidArgument, what + ": the destination cannot be /");
   const MountOptions& o = *parsed;
   Result<> r;
   if (bind) {

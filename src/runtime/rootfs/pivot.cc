@@ -176,16 +176,6 @@ Result<> prepare_rootfs(const oci::Spec& spec, const RootfsOptions& opts) {
   int fd = ::open(opts.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return errno_error("open rootfs " + opts.rootfs);
   UniqueFd root(fd);
-  // Mount targets are named relative to /proc/self/fd (see RootfsState); the cwd is restored
-  // before returning, createContainer hooks run next.
-  int cwd = ::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-  int fd_dir = ::open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
-  UniqueFd old_cwd(cwd), proc_fd_dir(fd_dir);
-  if (cwd >= 0 && fd_dir >= 0 && ::fchdir(fd_dir) == 0) state.cwd_is_proc_fd = true;
-  ScopeGuard restore_cwd([&] {
-    if (state.cwd_is_proc_fd) (void)::fchdir(old_cwd.get());
-    state.cwd_is_proc_fd = false;
-  });
 
   MountContext ctx;
   ctx.root = root.get();

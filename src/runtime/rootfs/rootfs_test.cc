@@ -498,5 +498,83 @@ TEST(RootfsSetup, MountErrorsNameTheDestination) {
   EXPECT_EQ(r.output, "prepare: mount /x (type nosuchfs): no such device");
 }
 
+TEST(RootfsSetup, ReadOnlyDevIsFilledThenMadeReadOnly) {
+  TempBundle bundle;
+  SKIP_UNLESS_ROOT_AND_BUNDLE(bundle);
+  ContainerRun run;
+  run.spec = default_spec();
+  for (auto& m : run.spec.mounts)
+    if (m.destination == "/dev") m.options.push_back("ro");
+  run.opts.rootfs = bundle.rootfs();
+  run.unshare_flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC;
+  run.inside = [](int) {
+    return check_char_device("/dev/null", 1, 3) + check_read_only("/dev") +
+           check_writable("/dev/shm");
+  };
+  RunResult r = run_container(run);
+  EXPECT_TRUE(r.ok()) << r.output;
+}
+
+// The parent side of idmapped mounts: a tree mapped through a user namespace (0 -> 1000) by
+// open_idmapped_tree(), attached by the child for an "idmap" mount.
+TEST(RootfsSetup, IdmappedBindShowsMappedOwners) {
+  TempBundle bundle;
+  SKIP_UNLESS_ROOT_AND_BUNDLE(bundle);
+  std::string src = bundle.dir() + "/src";
+  ASSERT_TRUE(mkdir_all(src));
+  ASSERT_TRUE(write_file_atomic(src + "/owned-by-root", "x", 0644, false));
+  int go[2];
+  ASSERT_EQ(::pipe2(go, O_CLOEXEC), 0);
+  pid_t holder = ::fork();
+  if (holder == 0) {
+    ::close(go[1]);
+    if (::unshare(CLONE_NEWUSER) != 0) ::_exit(1);
+    char c;
+    (void)::read(go[0], &c, 1);  // until the parent is done with our namespace
+    ::_exit(0);
+  }
+  ::close(go[0]);
+  UniqueFd release(go[1]);
+  std::string proc = "/proc/" + std::to_string(holder);
+  UniqueFd userns;
+  for (int i = 0; i < 1000 && !userns; ++i) {  // wait for the unshare
+    auto ns = open_fd(proc + "/ns/user", O_RDONLY);
+    struct stat a {}, b {};
+    if (ns && ::fstat(ns->get(), &a) == 0 && ::stat("/proc/self/ns/user", &b) == 0 &&
+        a.st_ino != b.st_ino)
+      userns = std::move(*ns);
+    else
+      ::usleep(1000);
+  }
+  ASSERT_TRUE(userns);
+  ASSERT_TRUE(write_file(proc + "/uid_map", "0 1000 1"));
+  ASSERT_TRUE(write_file(proc + "/gid_map", "0 1000 1"));
+  auto tree = open_idmapped_tree(src, userns.get(), false);
+  release.reset();
+  int st = 0;
+  ::waitpid(holder, &st, 0);
+  ASSERT_TRUE(tree) << tree.error().message();
+
+  ContainerRun run;
+  run.spec = minimal_spec();
+  run.spec.mounts.push_back({"/data", "bind", src, {"bind", "idmap"}});
+  run.opts.rootfs = bundle.rootfs();
+  run.opts.idmap_tree_fds = {-1, tree->get()};
+  run.inside = [](int) {
+    struct stat s {};
+    if (::stat("/data/owned-by-root", &s) != 0) return std::string("/data/owned-by-root missing");
+    if (s.st_uid != 1000 || s.st_gid != 1000)
+      return "owner " + std::to_string(s.st_uid) + ":" + std::to_string(s.st_gid);
+    return std::string();
+  };
+  RunResult r = run_container(run);
+  EXPECT_TRUE(r.ok()) << r.output;
+  // Without a prepared tree the mount is refused, naming it.
+  run.opts.idmap_tree_fds.clear();
+  r = run_container(run);
+  EXPECT_EQ(r.output, "prepare: mount /data (type bind): idmapped mount of " + src +
+                          ": no tree prepared by the runtime");
+}
+
 }  // namespace
 }  // namespace berth::runtime::rootfs
