@@ -2,7 +2,7 @@
 //   prepare_rootfs()  - rootfsPropagation, bind the rootfs onto itself, every config mount (each
 //                       destination resolved inside the rootfs with openat2 RESOLVE_IN_ROOT),
 //                       /dev (default devices, linux.devices, /dev symlinks, /dev/pts/ptmx);
-//   enter_rootfs()    - pivot_root (or chroot-like MS_MOVE with --no-pivot) and detach the old root;
+//   enter_rootfs()    - pivot_root (or MS_MOVE + chroot with --no-pivot), old root detached;
 //   finalize_rootfs() - maskedPaths, readonlyPaths, root.readonly, /dev read-only where asked.
 // None of these log: they run in the cloned child and return errors naming the mount or path.
 // Mount targets are never named by a path string: they are opened inside the rootfs and mounted

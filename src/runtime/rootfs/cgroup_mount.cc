@@ -101,7 +101,7 @@ class CgroupDirs {
  private:
   const RootfsOptions& opts_;
   std::optional<std::string> self_;
-  std::set<std::string> tried_path_;  // hierarchies where cgroup_path was missing
+  std::set<std::string> tried_path_;  // hierarchies already given cgroup_path
 };
 
 // Binds source onto target; flags are the caller's (one recursive mount_setattr at the end).

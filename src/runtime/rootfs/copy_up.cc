@@ -95,6 +95,8 @@ Result<> copy_dir(int src_dir, int dst_dir, int depth) {
 
 }  // namespace
 
-Result<> copy_tree(int src_dir, int dst_dir) { return copy_dir(src_dir, dst_dir, 0); }
+Result<> copy_tree(int src_dir, int dst_dir) {
+  return copy_dir(src_dir, dst_dir, 0);
+}
 
 }  // namespace berth::runtime::rootfs

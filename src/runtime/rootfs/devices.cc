@@ -109,9 +109,11 @@ Result<Node> node_from_spec(const oci::Device& d) {
                       "linux.devices " + d.path + ": invalid type \"" + d.type + "\"");
   }
   if (n.path == "/" || d.path.empty() || n.path.ends_with("/.."))
-    return make_error(ErrorCode::kInvalidArgument, "linux.devices: invalid path \"" + d.path + "\"");
-  n.rdev = n.type == S_IFIFO ? 0
-                             : makedev(static_cast<unsigned>(d.major), static_cast<unsigned>(d.minor));
+    return make_error(ErrorCode::kInvalidArgument,
+                      "linux.devices: invalid path \"" + d.path + "\"");
+  n.rdev = n.type == S_IFIFO
+               ? 0
+               : makedev(static_cast<unsigned>(d.major), static_cast<unsigned>(d.minor));
   n.mode = d.file_mode ? (*d.file_mode & 07777) : 0666;
   n.uid = d.uid.value_or(0);
   n.gid = d.gid.value_or(0);

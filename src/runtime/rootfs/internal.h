@@ -29,11 +29,11 @@ inline int sys_fsmount(int fd, unsigned flags, unsigned attr_flags) {
 
 // Carried from prepare_rootfs() to enter_rootfs() (the child runs them in sequence).
 struct RootfsState {
-  UniqueFd root;                      // O_PATH fd of the rootfs mount (after the self-bind)
+  UniqueFd root;                       // O_PATH fd of the rootfs mount (after the self-bind)
   unsigned long root_propagation = 0;  // linux.rootfsPropagation, re-applied to "/" after pivot
-  bool isolated = false;  // "/" was made rslave/rprivate: the old root needs no rslave pass
-  bool dev_populated = false;         // we filled /dev: reopen stdio on /dev/null after pivot
-  std::string mount_label;            // linux.mountLabel if SELinux is on (masked dirs' tmpfs)
+  bool isolated = false;       // "/" was made rslave/rprivate: the old root needs no rslave pass
+  bool dev_populated = false;  // we filled /dev: reopen stdio on /dev/null after pivot
+  std::string mount_label;     // linux.mountLabel if SELinux is on (masked dirs' tmpfs)
 };
 RootfsState& rootfs_state();
 

@@ -29,8 +29,7 @@ class Masker {
     }
     struct stat st {};
     if (::fstat(fd->get(), &st) != 0) return errno_error("stat " + path);
-    if (S_ISLNK(st.st_mode))
-      return make_error(ErrorCode::kInvalidArgument, path + " is a symlink");
+    if (S_ISLNK(st.st_mode)) return make_error(ErrorCode::kInvalidArgument, path + " is a symlink");
     if (S_ISDIR(st.st_mode)) return mask_dir(fd->get());
     return mask_file(fd->get());
   }
@@ -60,10 +59,13 @@ class Masker {
     if (!label_.empty() &&
         sys_fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "context", label_.c_str(), 0) != 0)
       return errno_error("fsconfig context");
+    if (sys_fsconfig(fsfd.get(), FSCONFIG_SET_FLAG, "ro", nullptr, 0) != 0)
+      return errno_error("fsconfig ro");
     if (sys_fsconfig(fsfd.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
       return errno_error("fsconfig create tmpfs");
-    int mnt = sys_fsmount(fsfd.get(), FSMOUNT_CLOEXEC,
-                      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+    int mnt =
+        sys_fsmount(fsfd.get(), FSMOUNT_CLOEXEC,
+                    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
     if (mnt < 0) return errno_error("fsmount tmpfs");
     UniqueFd tmpfs(mnt);
     TRY(attach_tree(tmpfs.get(), target));

@@ -23,15 +23,22 @@ MountOptions parse(const std::vector<std::string>& options) {
 TEST(RootfsMountOptions, RecognizedListIsRuncFeaturesMountOptions) {
   // `runc features` mountOptions (runc 1.2+) plus idmap/ridmap.
   std::vector<std::string> expected = {
-      "acl", "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec",
-      "iversion", "lazytime", "loud", "mand", "noacl", "noatime", "nodev", "nodiratime",
-      "noexec", "noiversion", "nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid",
-      "nosymfollow", "private", "ratime", "rbind", "rdev", "rdiratime", "relatime", "remount",
-      "rexec", "rnoatime", "rnodev", "rnodiratime", "rnoexec", "rnorelatime", "rnostrictatime",
-      "rnosuid", "rnosymfollow", "ro", "rprivate", "rrelatime", "rro", "rrw", "rshared",
-      "rslave", "rstrictatime", "rsuid", "rsymfollow", "runbindable", "rw", "shared", "silent",
-      "slave", "strictatime", "suid", "symfollow", "sync", "tmpcopyup", "unbindable", "idmap",
-      "ridmap"};
+      "acl",          "async",       "atime",          "bind",
+      "defaults",     "dev",         "diratime",       "dirsync",
+      "exec",         "iversion",    "lazytime",       "loud",
+      "mand",         "noacl",       "noatime",        "nodev",
+      "nodiratime",   "noexec",      "noiversion",     "nolazytime",
+      "nomand",       "norelatime",  "nostrictatime",  "nosuid",
+      "nosymfollow",  "private",     "ratime",         "rbind",
+      "rdev",         "rdiratime",   "relatime",       "remount",
+      "rexec",        "rnoatime",    "rnodev",         "rnodiratime",
+      "rnoexec",      "rnorelatime", "rnostrictatime", "rnosuid",
+      "rnosymfollow", "ro",          "rprivate",       "rrelatime",
+      "rro",          "rrw",         "rshared",        "rslave",
+      "rstrictatime", "rsuid",       "rsymfollow",     "runbindable",
+      "rw",           "shared",      "silent",         "slave",
+      "strictatime",  "suid",        "symfollow",      "sync",
+      "tmpcopyup",    "unbindable",  "idmap",          "ridmap"};
   std::sort(expected.begin(), expected.end());
   EXPECT_EQ(recognized_mount_options(), expected);
 }
@@ -49,23 +56,40 @@ struct FlagCase {
 
 TEST(RootfsMountOptions, FlagOptionsSetOrClearTheirFlag) {
   const FlagCase cases[] = {
-      {"acl", MS_POSIXACL, 0},          {"async", 0, MS_SYNCHRONOUS},
-      {"atime", 0, MS_NOATIME},         {"bind", MS_BIND, 0},
-      {"defaults", 0, 0},               {"dev", 0, MS_NODEV},
-      {"diratime", 0, MS_NODIRATIME},   {"dirsync", MS_DIRSYNC, 0},
-      {"exec", 0, MS_NOEXEC},           {"iversion", MS_I_VERSION, 0},
-      {"lazytime", MS_LAZYTIME, 0},     {"loud", 0, MS_SILENT},
-      {"mand", MS_MANDLOCK, 0},         {"noacl", 0, MS_POSIXACL},
-      {"noatime", MS_NOATIME, 0},       {"nodev", MS_NODEV, 0},
-      {"nodiratime", MS_NODIRATIME, 0}, {"noexec", MS_NOEXEC, 0},
-      {"noiversion", 0, MS_I_VERSION},  {"nolazytime", 0, MS_LAZYTIME},
-      {"nomand", 0, MS_MANDLOCK},       {"norelatime", 0, MS_RELATIME},
-      {"nostrictatime", 0, MS_STRICTATIME}, {"nosuid", MS_NOSUID, 0},
-      {"nosymfollow", MS_NOSYMFOLLOW, 0},   {"rbind", MS_BIND | MS_REC, 0},
-      {"relatime", MS_RELATIME, 0},     {"remount", MS_REMOUNT, 0},
-      {"ro", MS_RDONLY, 0},             {"rw", 0, MS_RDONLY},
-      {"silent", MS_SILENT, 0},         {"strictatime", MS_STRICTATIME, 0},
-      {"suid", 0, MS_NOSUID},           {"sync", MS_SYNCHRONOUS, 0},
+      {"acl", MS_POSIXACL, 0},
+      {"async", 0, MS_SYNCHRONOUS},
+      {"atime", 0, MS_NOATIME},
+      {"bind", MS_BIND, 0},
+      {"defaults", 0, 0},
+      {"dev", 0, MS_NODEV},
+      {"diratime", 0, MS_NODIRATIME},
+      {"dirsync", MS_DIRSYNC, 0},
+      {"exec", 0, MS_NOEXEC},
+      {"iversion", MS_I_VERSION, 0},
+      {"lazytime", MS_LAZYTIME, 0},
+      {"loud", 0, MS_SILENT},
+      {"mand", MS_MANDLOCK, 0},
+      {"noacl", 0, MS_POSIXACL},
+      {"noatime", MS_NOATIME, 0},
+      {"nodev", MS_NODEV, 0},
+      {"nodiratime", MS_NODIRATIME, 0},
+      {"noexec", MS_NOEXEC, 0},
+      {"noiversion", 0, MS_I_VERSION},
+      {"nolazytime", 0, MS_LAZYTIME},
+      {"nomand", 0, MS_MANDLOCK},
+      {"norelatime", 0, MS_RELATIME},
+      {"nostrictatime", 0, MS_STRICTATIME},
+      {"nosuid", MS_NOSUID, 0},
+      {"nosymfollow", MS_NOSYMFOLLOW, 0},
+      {"rbind", MS_BIND | MS_REC, 0},
+      {"relatime", MS_RELATIME, 0},
+      {"remount", MS_REMOUNT, 0},
+      {"ro", MS_RDONLY, 0},
+      {"rw", 0, MS_RDONLY},
+      {"silent", MS_SILENT, 0},
+      {"strictatime", MS_STRICTATIME, 0},
+      {"suid", 0, MS_NOSUID},
+      {"sync", MS_SYNCHRONOUS, 0},
       {"symfollow", 0, MS_NOSYMFOLLOW},
   };
   for (const FlagCase& c : cases) {
@@ -86,9 +110,9 @@ TEST(RootfsMountOptions, PropagationOptionsKeepTheirOrder) {
   struct {
     const char* name;
     unsigned long flags;
-  } cases[] = {{"private", MS_PRIVATE},        {"rprivate", MS_PRIVATE | MS_REC},
-               {"shared", MS_SHARED},          {"rshared", MS_SHARED | MS_REC},
-               {"slave", MS_SLAVE},            {"rslave", MS_SLAVE | MS_REC},
+  } cases[] = {{"private", MS_PRIVATE},       {"rprivate", MS_PRIVATE | MS_REC},
+               {"shared", MS_SHARED},         {"rshared", MS_SHARED | MS_REC},
+               {"slave", MS_SLAVE},           {"rslave", MS_SLAVE | MS_REC},
                {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC}};
   for (auto& c : cases) {
     MountOptions o = parse({c.name});

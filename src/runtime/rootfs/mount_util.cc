@@ -3,8 +3,8 @@
 // locked-flag fallback, plus the /proc destination check (CVE-2019-16884/19921 class).
 #include <fcntl.h>
 #include <linux/magic.h>
-#include <sys/statfs.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 
 #include <array>
@@ -27,7 +27,9 @@ std::string mount_context(const std::string& dest, const std::string& type) {
   return "mount " + dest + " (type " + (type.empty() ? "none" : type) + ")";
 }
 
-std::string clean_destination(const std::string& dest) { return clean_path("/" + dest); }
+std::string clean_destination(const std::string& dest) {
+  return clean_path("/" + dest);
+}
 
 Result<UniqueFd> create_in_root(int root, const std::string& path, bool last_is_dir) {
   constexpr int kMaxLinks = 40, kMaxRetries = 8;
@@ -60,7 +62,8 @@ Result<UniqueFd> create_in_root(int root, const std::string& path, bool last_is_
       int r = (!last || last_is_dir) ? ::mkdirat(cur, c.c_str(), 0755)
                                      : ::mknodat(cur, c.c_str(), S_IFREG | 0644, 0);
       if (r != 0 && errno != EEXIST) return errno_error("create " + where + "/" + c + " in root");
-      if (++retries > kMaxRetries) return errno_error(EAGAIN, "create " + where + "/" + c);
+      if (++retries > kMaxRetries)  // something keeps replacing it: give up
+        return errno_error(EAGAIN, "create " + where + "/" + c + " in root");
       todo.push_front(std::move(c));  // look again at what is there now
       continue;
     }
@@ -86,6 +89,7 @@ Result<UniqueFd> create_in_root(int root, const std::string& path, bool last_is_
     if (fd < 0) return errno_error("open " + where + "/" + c + " in root");
     dirs.emplace_back(fd);
     where += "/" + c;
+    retries = 0;
   }
   return std::move(dirs.back());
 }
@@ -102,7 +106,8 @@ Result<UniqueFd> open_or_create_in_root(int root, const std::string& dest, bool 
   auto slash = path.find_last_of('/');
   std::string name = path.substr(slash + 1);
   if (!name.empty() && name != "..") {
-    auto parent = open_in_root(root, slash == 0 ? "/" : path.substr(0, slash), O_PATH | O_DIRECTORY);
+    auto parent =
+        open_in_root(root, slash == 0 ? "/" : path.substr(0, slash), O_PATH | O_DIRECTORY);
     if (parent) {
       int r = is_dir ? ::mkdirat(parent->get(), name.c_str(), 0755)
                      : ::mknodat(parent->get(), name.c_str(), S_IFREG | 0644, 0);
@@ -146,8 +151,10 @@ Result<> check_proc_destination(int dest_fd, const std::string& dest, const std:
                                 bool source_is_procfs) {
   // Files that lxcfs and similar tools overmount with emulated content (runc's list).
   static constexpr std::array<std::string_view, 10> kAllowed{
-      "/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat",
-      "/proc/swaps",   "/proc/uptime",    "/proc/loadavg", "/proc/slabinfo",
+      "/proc/cpuinfo", "/proc/diskstats",
+      "/proc/meminfo", "/proc/stat",
+      "/proc/swaps",   "/proc/uptime",
+      "/proc/loadavg", "/proc/slabinfo",
       "/proc/net/dev", "/proc/sys/kernel/ns_last_pid"};
   if (type == "proc") return {};
   for (auto a : kAllowed)

@@ -40,9 +40,8 @@ Result<unsigned long> root_propagation(const oci::Spec& spec) {
   if (!spec.linux || spec.linux->rootfs_propagation.empty()) return MS_SLAVE | MS_REC;
   for (const auto& p : kRootPropagation)
     if (p.name == spec.linux->rootfs_propagation) return p.flags;
-  return make_error(ErrorCode::kInvalidArgument,
-                    "linux.rootfsPropagation: unknown value \"" + spec.linux->rootfs_propagation +
-                        "\"");
+  return make_error(ErrorCode::kInvalidArgument, "linux.rootfsPropagation: unknown value \"" +
+                                                     spec.linux->rootfs_propagation + "\"");
 }
 
 // Nothing mounted in this namespace can reach the host's (and pivot_root's "not shared" rules
@@ -127,8 +126,7 @@ Result<> move_root(const std::string& rootfs) {
     }
     if (::umount2(mp.c_str(), MNT_DETACH) != 0) {
       if (errno != EINVAL && errno != EPERM) return errno_error("unmount " + mp);
-      if (::mount("tmpfs", mp.c_str(), "tmpfs", 0, nullptr) != 0)
-        return errno_error("cover " + mp);
+      if (::mount("tmpfs", mp.c_str(), "tmpfs", 0, nullptr) != 0) return errno_error("cover " + mp);
     }
   }
   if (::mount(rootfs.c_str(), "/", nullptr, MS_MOVE, nullptr) != 0)

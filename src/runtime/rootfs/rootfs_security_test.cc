@@ -17,10 +17,11 @@ namespace {
 
 using namespace rootfs_testing;
 
-#define SKIP_UNLESS_ROOT_AND_BUNDLE(bundle)                         \
-  do {                                                              \
-    if (!is_root()) GTEST_SKIP() << "needs root";                   \
-    ASSERT_TRUE((bundle).ok()) << "cannot build a busybox rootfs (apt-get install busybox-static)"; \
+#define SKIP_UNLESS_ROOT_AND_BUNDLE(bundle)                                  \
+  do {                                                                       \
+    if (!is_root()) GTEST_SKIP() << "needs root";                            \
+    ASSERT_TRUE((bundle).ok())                                               \
+        << "cannot build a busybox rootfs (apt-get install busybox-static)"; \
   } while (0)
 
 // A host directory with one sentinel file: untouched means still exactly that, and no mount.
@@ -129,7 +130,8 @@ TEST(RootfsSecurity, DevSymlinkWithoutDevMountCreatesDevicesInsideOnly) {
   ContainerRun run;
   run.spec = default_spec();
   // No /dev mount: the image's /dev is used and only linux.devices are made (runc).
-  std::erase_if(run.spec.mounts, [](const oci::Mount& m) { return m.destination.starts_with("/dev"); });
+  std::erase_if(run.spec.mounts,
+                [](const oci::Mount& m) { return m.destination.starts_with("/dev"); });
   run.spec.linux->devices = {{"c", "/dev/extra", 1, 3, 0600, 0, 0}};
   run.opts.rootfs = bundle.rootfs();
   run.unshare_flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC;
@@ -163,8 +165,7 @@ TEST(RootfsSecurity, MaskedPathsRefuseAFakeDevNull) {
     run.opts.rootfs = bundle.rootfs();
     run.unshare_flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC;
     RunResult r = run_container(run);
-    EXPECT_EQ(r.output,
-              "finalize: linux.maskedPaths /proc/keys: /dev/null is not the null device");
+    EXPECT_EQ(r.output, "finalize: linux.maskedPaths /proc/keys: /dev/null is not the null device");
   }
 }
 

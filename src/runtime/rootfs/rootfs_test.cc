@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -22,10 +23,11 @@ using namespace rootfs_testing;
 #define MQUEUE_MAGIC 0x19800202
 #endif
 
-#define SKIP_UNLESS_ROOT_AND_BUNDLE(bundle)                         \
-  do {                                                              \
-    if (!is_root()) GTEST_SKIP() << "needs root";                   \
-    ASSERT_TRUE((bundle).ok()) << "cannot build a busybox rootfs (apt-get install busybox-static)"; \
+#define SKIP_UNLESS_ROOT_AND_BUNDLE(bundle)                                  \
+  do {                                                                       \
+    if (!is_root()) GTEST_SKIP() << "needs root";                            \
+    ASSERT_TRUE((bundle).ok())                                               \
+        << "cannot build a busybox rootfs (apt-get install busybox-static)"; \
   } while (0)
 
 // A spec with a procfs and only the namespaces the runner unshares.
@@ -68,7 +70,9 @@ bool host_has(const char* path) {
   static const bool kcore = exists("/proc/kcore"), keys = exists("/proc/keys"),
                     timer_list = exists("/proc/timer_list");
   std::string p = path;
-  return p == "/proc/kcore" ? kcore : p == "/proc/keys" ? keys : p == "/proc/timer_list" && timer_list;
+  return p == "/proc/kcore"  ? kcore
+         : p == "/proc/keys" ? keys
+                             : p == "/proc/timer_list" && timer_list;
 }
 
 bool host_is_cgroup2() {
@@ -144,7 +148,8 @@ TEST(RootfsSetup, DefaultSpecBuildsTheRuncLayout) {
     int fd = ::open("/proc/sys/kernel/hostname", O_WRONLY | O_CLOEXEC);
     if (fd >= 0 || errno != EROFS) e += "/proc/sys/kernel/hostname is writable\n";
     if (fd >= 0) ::close(fd);
-    if (exists("/proc/sysrq-trigger")) e += check_mount_flag("/proc/sysrq-trigger", ST_RDONLY, true);
+    if (exists("/proc/sysrq-trigger"))
+      e += check_mount_flag("/proc/sysrq-trigger", ST_RDONLY, true);
     // root.readonly.
     e += check_read_only("/");
     e += check_read_only("/tmp");
@@ -236,8 +241,7 @@ TEST(RootfsSetup, RecursiveReadOnlyReachesSubmounts) {
   run.spec.mounts.push_back({"/ro", "bind", src, {"rbind", "ro"}});
   run.opts.rootfs = bundle.rootfs();
   run.setup = [&] {
-    return ::mount("tmpfs", (src + "/sub").c_str(), "tmpfs", 0, nullptr) == 0 ? ""
-                                                                            : "mount tmpfs";
+    return ::mount("tmpfs", (src + "/sub").c_str(), "tmpfs", 0, nullptr) == 0 ? "" : "mount tmpfs";
   };
   run.inside = [](int) {
     return check_read_only("/rro") + check_read_only("/rro/sub") + check_read_only("/ro") +
@@ -255,6 +259,10 @@ TEST(RootfsSetup, TmpfsHonoursModeSizeAndFlags) {
   run.spec.mounts.push_back(
       {"/scratch", "tmpfs", "tmpfs", {"nosuid", "nodev", "mode=1750", "size=1m"}});
   run.spec.mounts.push_back({"/frozen", "tmpfs", "tmpfs", {"ro"}});
+  // Missing parents are created, through a dangling relative symlink too (all in the rootfs).
+  run.spec.mounts.push_back({"/a/b/c/d/e/f/g/h/i/j/k/deep", "tmpfs", "tmpfs", {}});
+  run.spec.mounts.push_back({"/lnk/x/y", "tmpfs", "tmpfs", {}});
+  ASSERT_EQ(::symlink("../made/by/link", (bundle.rootfs() + "/lnk").c_str()), 0);
   run.opts.rootfs = bundle.rootfs();
   run.inside = [](int) {
     std::string e = check_fs("/scratch", TMPFS_MAGIC);
@@ -268,6 +276,8 @@ TEST(RootfsSetup, TmpfsHonoursModeSizeAndFlags) {
     e += check_mount_flag("/scratch", ST_NODEV, true);
     e += check_writable("/scratch");
     e += check_read_only("/frozen");
+    e += check_fs("/a/b/c/d/e/f/g/h/i/j/k/deep", TMPFS_MAGIC);
+    e += check_fs("/made/by/link/x/y", TMPFS_MAGIC);
     return e;
   };
   RunResult r = run_container(run);
@@ -393,7 +403,8 @@ TEST(RootfsSetup, LinuxDevicesGetTheirModeAndOwner) {
   run.opts.rootfs = bundle.rootfs();
   run.unshare_flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC;
   run.inside = [](int) {
-    std::string e = check_char_device("/dev/mynull", 1, 3) + check_char_device("/devices/zero", 1, 5);
+    std::string e =
+        check_char_device("/dev/mynull", 1, 3) + check_char_device("/devices/zero", 1, 5);
     struct stat st {};
     ::lstat("/dev/mynull", &st);
     if ((st.st_mode & 07777) != 0600 || st.st_uid != 1000 || st.st_gid != 1001)
@@ -458,6 +469,35 @@ TEST(RootfsSetup, CgroupNamespaceGetsFreshCgroupMounts) {
   };
   RunResult r = run_container(run);
   EXPECT_TRUE(r.ok()) << r.output;
+}
+
+// A pure cgroup v2 host, emulated in the test's mount namespace by binding the cgroup2 hierarchy
+// of a hybrid host over /sys/fs/cgroup. With a user namespace (no cgroup namespace) cgroup2
+// cannot be mounted and the hierarchy is bound instead, read-only.
+TEST(RootfsSetup, CgroupV2HostGetsCgroup2OrABind) {
+  for (bool userns : {false, true}) {
+    TempBundle bundle;
+    SKIP_UNLESS_ROOT_AND_BUNDLE(bundle);
+    ContainerRun run;
+    run.spec = default_spec(userns);
+    run.opts.rootfs = bundle.rootfs();
+    run.opts.in_user_namespace = userns;
+    run.unshare_flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | (userns ? CLONE_NEWUSER : 0);
+    run.setup = [] {
+      if (host_is_cgroup2()) return std::string();
+      if (!exists("/sys/fs/cgroup/unified")) return std::string("no cgroup2 hierarchy");
+      return ::mount("/sys/fs/cgroup/unified", "/sys/fs/cgroup", nullptr, MS_BIND, nullptr) == 0
+                 ? std::string()
+                 : std::string("bind cgroup2: ") + std::strerror(errno);
+    };
+    run.inside = [](int) {
+      return check_fs("/sys/fs/cgroup", CGROUP2_SUPER_MAGIC) +
+             check_mount_flag("/sys/fs/cgroup", ST_RDONLY, true) +
+             (exists("/sys/fs/cgroup/cgroup.procs") ? "" : "no cgroup.procs\n");
+    };
+    RunResult r = run_container(run);
+    EXPECT_TRUE(r.ok()) << (userns ? "userns: " : "") << r.output;
+  }
 }
 
 TEST(RootfsSetup, RootlessSpecInAUserNamespace) {
@@ -539,7 +579,8 @@ TEST(RootfsSetup, IdmappedBindShowsMappedOwners) {
   UniqueFd userns;
   for (int i = 0; i < 1000 && !userns; ++i) {  // wait for the unshare
     auto ns = open_fd(proc + "/ns/user", O_RDONLY);
-    struct stat a {}, b {};
+    struct stat a {
+    }, b{};
     if (ns && ::fstat(ns->get(), &a) == 0 && ::stat("/proc/self/ns/user", &b) == 0 &&
         a.st_ino != b.st_ino)
       userns = std::move(*ns);

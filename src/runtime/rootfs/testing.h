@@ -27,7 +27,9 @@
 
 namespace berth::runtime::rootfs::rootfs_testing {
 
-inline bool is_root() { return ::geteuid() == 0; }
+inline bool is_root() {
+  return ::geteuid() == 0;
+}
 
 // <tmp>/rootfs with /bin/busybox and a few applet links; removed (never following symlinks) on
 // destruction.
