@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <cstring>
 #include <iostream>
+#include <set>
 
 #include "base/log.h"
 #include "commands.h"
@@ -90,9 +91,15 @@ int main(int argc, char** argv) {
   app.add_option("--rootless", rootless, "ignore cgroup permission errors (true, false, auto)");
   app.add_option("--criu", "path to the criu binary (checkpoint is not supported)");
 
-  berth::cli::add_lifecycle_commands(app, ctx);
-  berth::cli::add_query_commands(app, ctx);
-  berth::cli::add_control_commands(app, ctx);
+  // Building CLI11's option tables costs ~1M instructions for every command; register only the
+  // group that holds the command being run (all of them for help and unknown commands).
+  static const std::set<std::string> kLifecycle = {"create", "start", "run", "kill", "delete"};
+  static const std::set<std::string> kQuery = {"state", "list", "ls", "ps", "features", "spec"};
+  static const std::set<std::string> kControl = {"exec", "pause", "resume", "update"};
+  bool known = kLifecycle.count(cmd) || kQuery.count(cmd) || kControl.count(cmd);
+  if (!known || kLifecycle.count(cmd)) berth::cli::add_lifecycle_commands(app, ctx);
+  if (!known || kQuery.count(cmd)) berth::cli::add_query_commands(app, ctx);
+  if (!known || kControl.count(cmd)) berth::cli::add_control_commands(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -140,7 +140,8 @@ Result<> dev_symlinks(const oci::Spec& spec, const MountContext& ctx) {
     if (::symlinkat(l.target, dev.get(), l.name) != 0 && errno != EEXIST)
       return errno_error(std::string("symlink /dev/") + l.name);
   // kcore exists only with CONFIG_PROC_KCORE, and only matters with a /proc.
-  if (mounts_type_at(spec, "proc", "/proc") && ::access("/proc/kcore", F_OK) == 0 &&
+  struct stat kcore {};  // stat, not access(2): that one builds a new cred each call
+  if (mounts_type_at(spec, "proc", "/proc") && ::stat("/proc/kcore", &kcore) == 0 &&
       ::symlinkat("/proc/kcore", dev.get(), "core") != 0 && errno != EEXIST)
     return errno_error("symlink /dev/core");
   if (mounts_type_at(spec, "devpts", "/dev/pts") &&

@@ -41,7 +41,6 @@ RootfsState& rootfs_state();
 struct MountContext {
   int root = -1;  // rootfs fd: every destination is resolved inside it
   const RootfsOptions* opts = nullptr;
-  bool has_netns = false;
   bool has_cgroupns = false;
   std::string mount_label;  // linux.mountLabel when SELinux is enabled, else ""
 };

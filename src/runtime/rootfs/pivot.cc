@@ -178,7 +178,6 @@ Result<> prepare_rootfs(const oci::Spec& spec, const RootfsOptions& opts) {
   MountContext ctx;
   ctx.root = root.get();
   ctx.opts = &opts;
-  ctx.has_netns = has_namespace(spec, "network");
   ctx.has_cgroupns = has_namespace(spec, "cgroup");
   if (spec.linux && !spec.linux->mount_label.empty()) {
     struct statfs sf {};
