@@ -122,6 +122,10 @@ Result<LoadedBundle> load_bundle(const GlobalOptions& g, const std::string& bund
   return b;
 }
 
+static Result<int> create_in_bundle(const GlobalOptions& g, const CreateOptions& o,
+                                    const std::string& pid_file, LoadedBundle b, bool run,
+                                    bool detach);
+
 static Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, bool run,
                                bool detach) {
   TRY(validate_container_id(o.id));
@@ -135,6 +139,27 @@ static Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, b
     return make_error(ErrorCode::kInvalidArgument,
                       "cannot use console socket if the runtime will not allocate tty");
 
+  // Relative paths in config.json (bind sources, hooks' cwd) are relative to the bundle, as in
+  // runc; the caller's relative paths were meant relative to where it ran.
+  char cwd_buf[PATH_MAX];
+  if (!::getcwd(cwd_buf, sizeof cwd_buf)) return errno_error("getcwd");
+  auto absolute = [&](const std::string& p) {
+    return p.empty() || p[0] == '/' ? p : std::string(cwd_buf) + "/" + p;
+  };
+  std::string pid_file = absolute(o.pid_file);
+  CreateOptions opts = o;
+  opts.console_socket = absolute(o.console_socket);
+  GlobalOptions gl = g;
+  gl.root = absolute(g.root);
+  if (::chdir(b.bundle.c_str()) != 0) return errno_error("chdir to bundle " + b.bundle);
+  return create_in_bundle(gl, opts, pid_file, std::move(b), run, detach);
+}
+
+static Result<int> create_in_bundle(const GlobalOptions& g, const CreateOptions& o,
+                                    const std::string& pid_file, LoadedBundle b, bool run,
+                                    bool detach) {
+  const oci::Spec& spec = b.spec;
+  const oci::Process& proc = *spec.process;
   TRY(mkdir_all(g.root, 0711));
   Creation c;
   std::string sdir = state_dir(g.root, o.id);
@@ -239,6 +264,7 @@ static Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, b
   icfg.security = &b.security;
   icfg.rootfs = b.rootfs;
   icfg.cgroup_path = c.cgroup->path();
+  icfg.cgroup_dirs = c.cgroup->paths();
   icfg.sync_fd = child_sock.get();
   icfg.fifo_fd = fifo.get();
   icfg.console_sock = console.get();
@@ -315,7 +341,7 @@ static Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, b
   }
   TRY(sync_expect(parent_sock.get(), SyncType::kCreated));
   TRY(save_state(g.root, st));
-  TRY(write_pid_file(o.pid_file, c.child));
+  TRY(write_pid_file(pid_file, c.child));
 
   if (!run) {
     c.committed = true;

@@ -185,6 +185,7 @@ void run_init(const InitConfig& cfg) {
   ropts.no_pivot = cfg.no_pivot;
   ropts.in_user_namespace = cfg.new_userns;
   ropts.cgroup_path = cfg.cgroup_path;
+  ropts.cgroup_dirs = cfg.cgroup_dirs;
   check(prepare_rootfs(spec, ropts));
 
   if (cfg.parent_hooks) {

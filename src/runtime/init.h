@@ -3,6 +3,7 @@
 // parent over the sync channel.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@ struct InitConfig {
   const security::PreparedSecurity* security = nullptr;  // compiled in the parent
   std::string rootfs;
   std::string cgroup_path;
+  std::map<std::string, std::string> cgroup_dirs;  // CgroupManager::paths(), for cgroup mounts
   int sync_fd = -1;
   int fifo_fd = -1;          // create: wait here (read) until `start`; -1: wait for kStart
   int console_sock = -1;     // --console-socket connection

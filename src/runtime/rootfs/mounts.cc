@@ -92,6 +92,8 @@ Result<> mount_proc(const MountContext& ctx, const oci::Mount& m, const MountOpt
   return finish_fs_mount(ctx, dest, o);
 }
 
+// A fresh sysfs shows the container's network namespace (or, for root without one, the host's,
+// as runc does); a user namespace without its own network namespace gets EPERM and a bind.
 Result<> mount_sysfs(const MountContext& ctx, const oci::Mount& m, const MountOptions& o,
                      const std::string& dest) {
   ASSIGN_OR_RETURN(UniqueFd target, open_plain_dir_in_root(ctx.root, dest, "sysfs"));

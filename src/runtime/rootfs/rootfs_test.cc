@@ -500,27 +500,43 @@ TEST(RootfsSetup, CgroupV2HostGetsCgroup2OrABind) {
   }
 }
 
+// Mounts from the host are locked in a user namespace: flags are kept, devices are bound, and
+// sysfs (no network namespace of its own here) falls back to a bind of /sys, read-only all the
+// way down.
 TEST(RootfsSetup, RootlessSpecInAUserNamespace) {
-  TempBundle bundle;
-  SKIP_UNLESS_ROOT_AND_BUNDLE(bundle);
-  ContainerRun run;
-  run.spec = default_spec(true);
-  run.opts.rootfs = bundle.rootfs();
-  run.opts.in_user_namespace = true;
-  run.unshare_flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
-  run.inside = [](int) {
-    std::string e = check_fs("/proc", PROC_SUPER_MAGIC);
-    e += check_char_device("/dev/null", 1, 3);
-    e += check_fs("/dev/pts", DEVPTS_SUPER_MAGIC);
-    e += check_fs("/sys", SYSFS_MAGIC);
-    e += check_read_only("/sys/fs");
-    e += check_mount_flag("/proc/sys", ST_RDONLY, true);
-    if (!slurp("/proc/keys").empty()) e += "/proc/keys not masked\n";
-    e += check_read_only("/");
-    return e;
-  };
-  RunResult r = run_container(run);
-  EXPECT_TRUE(r.ok()) << r.output;
+  for (bool sysfs_type : {false, true}) {
+    TempBundle bundle;
+    SKIP_UNLESS_ROOT_AND_BUNDLE(bundle);
+    ContainerRun run;
+    run.spec = default_spec(true);
+    if (sysfs_type) {
+      for (auto& m : run.spec.mounts)
+        if (m.destination == "/sys")
+          m = {"/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}};
+      // Without the cgroup mount, the host's submounts of /sys stay visible.
+      std::erase_if(run.spec.mounts, [](const oci::Mount& m) { return m.type == "cgroup"; });
+    }
+    run.opts.rootfs = bundle.rootfs();
+    run.opts.in_user_namespace = true;
+    run.unshare_flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
+    run.inside = [&](int) {
+      std::string e = check_fs("/proc", PROC_SUPER_MAGIC);
+      e += check_char_device("/dev/null", 1, 3);
+      if (!is_mount_root("/dev/null")) e += "/dev/null not bound from the host\n";
+      e += check_fs("/dev/pts", DEVPTS_SUPER_MAGIC);
+      e += check_fs("/sys", SYSFS_MAGIC);
+      e += check_mount_flag("/sys", ST_RDONLY, true);
+      e += check_read_only("/sys/fs");
+      if (sysfs_type && !is_mount_root("/sys/fs/cgroup")) e += "/sys not bound recursively\n";
+      if (sysfs_type) e += check_read_only("/sys/fs/cgroup");  // a submount of the bound /sys
+      e += check_mount_flag("/proc/sys", ST_RDONLY, true);
+      if (!slurp("/proc/keys").empty()) e += "/proc/keys not masked\n";
+      e += check_read_only("/");
+      return e;
+    };
+    RunResult r = run_container(run);
+    EXPECT_TRUE(r.ok()) << (sysfs_type ? "sysfs: " : "rbind: ") << r.output;
+  }
 }
 
 TEST(RootfsSetup, MountErrorsNameTheDestination) {
