@@ -32,10 +32,23 @@ std::string command_name(int argc, char** argv) {
 // `exec [options] -- ID ARGS...`: CLI11's prefix mode does not take a "--" before the id, so drop
 // it there (a "--" after the id belongs to the process's arguments and stays).
 void drop_exec_separator(int& argc, char** argv) {
-  static const char* kTakesValue[] = {"--console-socket", "--cwd", "-e", "--env", "-u", "--user",
-                                      "-g", "--additional-gids", "-p", "--process", "--pid-file",
-                                      "--process-label", "--apparmor", "-c", "--cap",
-                                      "--preserve-fds", "--cgroup"};
+  static const char* kTakesValue[] = {"--console-socket",
+                                      "--cwd",
+                                      "-e",
+                                      "--env",
+                                      "-u",
+                                      "--user",
+                                      "-g",
+                                      "--additional-gids",
+                                      "-p",
+                                      "--process",
+                                      "--pid-file",
+                                      "--process-label",
+                                      "--apparmor",
+                                      "-c",
+                                      "--cap",
+                                      "--preserve-fds",
+                                      "--cgroup"};
   int i = 1;
   while (i < argc && std::strcmp(argv[i], "exec") != 0) ++i;
   for (++i; i < argc; ++i) {

@@ -32,8 +32,8 @@ struct NsType {
   int flag;
 };
 constexpr NsType kNamespaces[] = {
-    {"user", CLONE_NEWUSER}, {"pid", CLONE_NEWPID},       {"network", CLONE_NEWNET},
-    {"mount", CLONE_NEWNS},  {"ipc", CLONE_NEWIPC},       {"uts", CLONE_NEWUTS},
+    {"user", CLONE_NEWUSER},     {"pid", CLONE_NEWPID},   {"network", CLONE_NEWNET},
+    {"mount", CLONE_NEWNS},      {"ipc", CLONE_NEWIPC},   {"uts", CLONE_NEWUTS},
     {"cgroup", CLONE_NEWCGROUP}, {"time", CLONE_NEWTIME},
 };
 
@@ -75,8 +75,10 @@ Result<> write_pid_file(const std::string& path, pid_t pid) {
 
 // The config's resources plus runc's default device rules (standard devices, ptys, mknod).
 oci::Resources with_default_devices(const oci::Spec& spec) {
-  oci::Resources r = spec.linux && spec.linux->resources ? *spec.linux->resources : oci::Resources{};
-  if (spec.linux) r.devices = cgroups::container_device_rules(*spec.linux);  // includes the config's
+  oci::Resources r =
+      spec.linux && spec.linux->resources ? *spec.linux->resources : oci::Resources{};
+  if (spec.linux)
+    r.devices = cgroups::container_device_rules(*spec.linux);  // includes the config's
   return r;
 }
 
@@ -89,8 +91,7 @@ void forward_signal(int sig) {
 
 Result<LoadedBundle> load_bundle(const GlobalOptions& g, const std::string& bundle_arg) {
   char abs[PATH_MAX];
-  if (!::realpath(bundle_arg.c_str(), abs))
-    return errno_error("bundle " + bundle_arg);
+  if (!::realpath(bundle_arg.c_str(), abs)) return errno_error("bundle " + bundle_arg);
   LoadedBundle b;
   b.bundle = abs;
   std::string config_path = b.bundle + "/config.json";
@@ -133,8 +134,9 @@ static Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, b
   const oci::Spec& spec = b.spec;
   const oci::Process& proc = *spec.process;
   if (proc.terminal && o.console_socket.empty() && (!run || detach))
-    return make_error(ErrorCode::kInvalidArgument,
-                      "cannot allocate tty if the runtime will detach without setting console socket");
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "cannot allocate tty if the runtime will detach without setting console socket");
   if (!proc.terminal && !o.console_socket.empty())
     return make_error(ErrorCode::kInvalidArgument,
                       "cannot use console socket if the runtime will not allocate tty");
@@ -194,7 +196,8 @@ static Result<int> create_in_bundle(const GlobalOptions& g, const CreateOptions&
       }
       auto fd = open_fd(ns->path, O_RDONLY);
       if (!fd) return std::unexpected(fd.error().wrap(std::string("linux.namespaces: ") + t.name));
-      if (t.flag == CLONE_NEWPID) pidns_fd = std::move(*fd);
+      if (t.flag == CLONE_NEWPID)
+        pidns_fd = std::move(*fd);
       else {
         if (t.flag == CLONE_NEWUSER) join_userns = true;
         ns_fds.push_back(std::move(*fd));  // user comes first in kNamespaces

@@ -214,8 +214,8 @@ void run_init(const InitConfig& cfg) {
   {
     std::vector<std::string> env = proc.env;
     if (find_executable(proc.args[0], env).empty())
-      child_fail(sync, Error(ErrorCode::kNotFound, "exec: \"" + proc.args[0] +
-                                                       "\": executable file not found in $PATH"));
+      child_fail(sync, Error(ErrorCode::kNotFound,
+                             "exec: \"" + proc.args[0] + "\": executable file not found in $PATH"));
   }
   if (!cfg.no_new_keyring) {
     // A fresh session keyring, so containers do not share the host's (runc does the same).

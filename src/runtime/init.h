@@ -19,14 +19,14 @@ struct InitConfig {
   std::string cgroup_path;
   std::map<std::string, std::string> cgroup_dirs;  // CgroupManager::paths(), for cgroup mounts
   int sync_fd = -1;
-  int fifo_fd = -1;          // create: wait here (read) until `start`; -1: wait for kStart
-  int console_sock = -1;     // --console-socket connection
+  int fifo_fd = -1;            // create: wait here (read) until `start`; -1: wait for kStart
+  int console_sock = -1;       // --console-socket connection
   bool proxy_console = false;  // foreground run with a terminal: master goes to the parent
   bool no_pivot = false;
   bool no_new_keyring = false;
   int preserve_fds = 0;
   bool new_userns = false;
-  bool parent_hooks = false;  // prestart/createRuntime hooks: pause before pivot_root
+  bool parent_hooks = false;     // prestart/createRuntime hooks: pause before pivot_root
   std::vector<int> join_ns_fds;  // opened by the parent, joined in order (user first)
   int unshare_after_join = 0;    // CLONE_NEW* flags unshared after joining (cgroup ns always)
 };
