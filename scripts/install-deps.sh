@@ -6,8 +6,11 @@ export DEBIAN_FRONTEND=noninteractive
 
 build=(build-essential cmake ninja-build pkg-config clang-format
        nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
-       libseccomp-dev libcap-dev libgtest-dev libgmock-dev googletest libbenchmark-dev)
-test=(busybox-static runc crun podman docker.io jq iproute2 util-linux procps python3)
+       libseccomp-dev libcap-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
+       libboost-dev libboost-system-dev libarchive-dev libsqlite3-dev libssl-dev zlib1g-dev
+       libzstd-dev)
+test=(busybox-static runc crun podman docker.io jq iproute2 util-linux procps python3
+      docker-registry skopeo umoci docker-compose apache2-utils sqlite3)
 bench=(hyperfine time)
 
 missing=()
