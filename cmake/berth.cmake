@@ -40,3 +40,21 @@ function(berth_command)
   target_compile_definitions(${C_NAME} PRIVATE BERTH_VERSION="${PROJECT_VERSION}")
   install(TARGETS ${C_NAME} RUNTIME DESTINATION bin)
 endfunction()
+
+# berth_python_tests(DIR <dir> LABEL <label> [ENV k=v...]): every <dir>/*_test.py is one ctest
+# entry named <label>.<file>, with the built binaries and the source dir in its environment.
+function(berth_python_tests)
+  cmake_parse_arguments(P "" "DIR;LABEL;TIMEOUT" "ENV" ${ARGN})
+  if(NOT P_TIMEOUT)
+    set(P_TIMEOUT 600)
+  endif()
+  file(GLOB tests CONFIGURE_DEPENDS ${P_DIR}/*_test.py)
+  foreach(test_file ${tests})
+    get_filename_component(test_name ${test_file} NAME_WE)
+    add_test(NAME ${P_LABEL}.${test_name} COMMAND python3 ${test_file} -v)
+    set_tests_properties(${P_LABEL}.${test_name} PROPERTIES
+      LABELS ${P_LABEL}
+      TIMEOUT ${P_TIMEOUT}
+      ENVIRONMENT "BERTH_SOURCE_DIR=${PROJECT_SOURCE_DIR};BERTH_BUILD_DIR=${PROJECT_BINARY_DIR};${P_ENV}")
+  endforeach()
+endfunction()

@@ -22,10 +22,18 @@
 namespace berth::http {
 
 struct Request {
-  std::string method;      // "GET", "POST", ...
-  std::string path;        // percent-decoded, without query and without the /v1.NN prefix
-  std::string api_version; // "1.41" when the path had a /v1.41 prefix, else ""
-  std::map<std::string, std::string> query;   // decoded; a repeated key keeps the last value
+  std::string method;       // "GET", "POST", ...
+  std::string path;         // percent-decoded, without query and without the /v1.NN prefix
+  std::string api_version;  // "1.41" when the path had a /v1.41 prefix, else ""
+  std::map<std::string, std::string> query;  // decoded; a repeated key keeps the last value
+  // Every decoded key=value in order, repeats included (docker sends names=a&names=b).
+  std::vector<std::pair<std::string, std::string>> query_list;
+  std::vector<std::string> query_all(std::string_view key) const {
+    std::vector<std::string> out;
+    for (const auto& [k, v] : query_list)
+      if (k == key) out.push_back(v);
+    return out;
+  }
   std::map<std::string, std::string> params;  // from the route pattern: {id} -> value
   // Header lookup is case-insensitive; missing -> "".
   std::string header(std::string_view name) const;
@@ -110,14 +118,14 @@ class Router {
 };
 
 struct UnixListener {
-  std::string path;   // removed and recreated
+  std::string path;  // removed and recreated
   int mode = 0660;
-  int gid = -1;       // chown to this group when >= 0 (group "berth")
+  int gid = -1;  // chown to this group when >= 0 (group "berth")
 };
 
 struct TcpListener {
   std::string address = "127.0.0.1";
-  int port = 0;        // 0: pick one (see Server::tcp_port)
+  int port = 0;                           // 0: pick one (see Server::tcp_port)
   std::string tls_cert, tls_key, tls_ca;  // all three: TLS with client certificates required
 };
 

@@ -21,16 +21,16 @@
 namespace berth::image {
 
 struct Image {
-  std::string id;                          // "sha256:<hex>" = config digest
-  std::string manifest_digest;             // "sha256:<hex>" of the stored OCI manifest
-  std::vector<std::string> repo_tags;      // familiar: "busybox:latest"
-  std::vector<std::string> repo_digests;   // familiar: "busybox@sha256:..."
-  json::Json config;                       // the whole image config (architecture, os, config,
-                                           // rootfs, history, created, ...)
-  int64_t created = 0;                     // unix seconds (config.created; 0 if absent)
-  int64_t size = 0;                        // unpacked bytes of all layers
-  std::vector<std::string> diff_ids;       // "sha256:<hex>" bottom first
-  std::vector<std::string> chain_ids;      // same order
+  std::string id;                         // "sha256:<hex>" = config digest
+  std::string manifest_digest;            // "sha256:<hex>" of the stored OCI manifest
+  std::vector<std::string> repo_tags;     // familiar: "busybox:latest"
+  std::vector<std::string> repo_digests;  // familiar: "busybox@sha256:..."
+  json::Json config;                      // the whole image config (architecture, os, config,
+                                          // rootfs, history, created, ...)
+  int64_t created = 0;                    // unix seconds (config.created; 0 if absent)
+  int64_t size = 0;                       // unpacked bytes of all layers
+  std::vector<std::string> diff_ids;      // "sha256:<hex>" bottom first
+  std::vector<std::string> chain_ids;     // same order
   std::string top_chain_id() const { return chain_ids.empty() ? "" : chain_ids.back(); }
 };
 
@@ -40,9 +40,9 @@ struct DeleteItem {
 };
 
 struct ImportOptions {
-  std::string repo_tag;                 // "" = untagged
-  json::Json config_overrides;          // container config fields (Cmd, Env, ...) from --change
-  std::string message;                  // history comment
+  std::string repo_tag;                    // "" = untagged
+  json::Json config_overrides;             // container config fields (Cmd, Env, ...) from --change
+  std::string message;                     // history comment
   std::string os = "linux", architecture;  // default: host
 };
 
@@ -52,7 +52,7 @@ struct CommitOptions {
   json::Json container_config;  // docker Config of the container (becomes config.config,
                                 // with overrides from changes already applied by the caller)
   std::string repo_tag, author, comment;
-  std::string created_by;       // history created_by
+  std::string created_by;  // history created_by
 };
 
 struct PruneReport {
@@ -63,7 +63,11 @@ struct PruneReport {
 struct DiskUsage {
   int64_t images_size = 0;  // unique bytes of layers + blobs
   int64_t layers_size = 0;
-  struct PerImage { std::string id; int64_t size = 0, shared_size = 0; int containers = 0; };
+  struct PerImage {
+    std::string id;
+    int64_t size = 0, shared_size = 0;
+    int containers = 0;
+  };
   std::vector<PerImage> images;
 };
 
@@ -84,6 +88,11 @@ class ImageStore {
   virtual Result<std::vector<DeleteItem>> remove(
       const std::string& ref, bool force,
       const std::function<bool(const std::string& image_id)>& in_use) = 0;
+  // The same, with a callback that names a container using the image ("" = none), so that the
+  // conflict message can name it as docker does ("container <id12> is using ...").
+  virtual Result<std::vector<DeleteItem>> remove_image(
+      const std::string& ref, bool force,
+      const std::function<std::string(const std::string& image_id)>& container_using) = 0;
 
   using Progress = std::function<void(const std::string& message)>;
   // docker load: docker-save tarballs (manifest.json; old <layer>/layer.tar form too) and OCI

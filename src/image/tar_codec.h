@@ -1,0 +1,136 @@
+// Streaming building blocks for layer tars: sha256 over a byte stream, and gzip/zstd
+// decompression and gzip compression that hash both sides of the codec in the same pass (the
+// compressed bytes give the blob digest, the uncompressed bytes the diff ID). Private to image/.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/error.h"
+#include "image/digest.h"
+
+namespace berth::image {
+
+enum class StreamCodec { kNone, kGzip, kZstd };
+// From a stream's first bytes (at least 4 if the stream has them).
+StreamCodec detect_codec(std::span<const uint8_t> head);
+
+// Pulls a possibly compressed stream from fd and hands out its uncompressed bytes in chunks.
+// A compressed stream must end properly (gzip trailer with CRC, complete zstd frame); bytes after
+// the last complete member that do not start another member are trailing data: hashed into the
+// compressed digest, otherwise ignored.
+class DecompressReader {
+ public:
+  static Result<std::unique_ptr<DecompressReader>> open(int fd);
+  ~DecompressReader();
+  DecompressReader(const DecompressReader&) = delete;
+  DecompressReader& operator=(const DecompressReader&) = delete;
+
+  // Next chunk of uncompressed bytes (valid until the next call); empty at the end of the stream.
+  Result<std::span<const uint8_t>> next();
+  // Reads and hashes whatever is left (uncompressed and raw) up to EOF.
+  Result<> drain();
+
+  StreamCodec codec() const { return codec_; }
+  std::string diff_id() { return uncompressed_hash_.digest(); }
+  std::string compressed_digest() { return raw_hash_.digest(); }
+  int64_t compressed_size() const { return raw_size_; }
+  int64_t uncompressed_size() const { return uncompressed_size_; }
+
+ private:
+  enum class State { kMember, kBetween, kTrailing, kDone };
+  DecompressReader(int fd, StreamCodec codec) : fd_(fd), codec_(codec) {}
+  // Moves unread input to the front and reads more from fd (hashing it); false at EOF.
+  Result<bool> fill();
+  Result<std::span<const uint8_t>> next_plain();
+  Result<std::span<const uint8_t>> next_gzip();
+  Result<std::span<const uint8_t>> next_zstd();
+  // Between members: does the unread input start another member? (reads ahead if needed)
+  Result<bool> another_member();
+  size_t avail() const { return in_len_ - in_pos_; }
+
+  int fd_;
+  StreamCodec codec_;
+  State state_ = State::kMember;
+  std::vector<uint8_t> in_, out_;
+  size_t in_pos_ = 0, in_len_ = 0;
+  bool eof_ = false;
+  void* stream_ = nullptr;  // z_stream* or ZSTD_DStream*
+  Sha256 raw_hash_, uncompressed_hash_;
+  int64_t raw_size_ = 0, uncompressed_size_ = 0;
+};
+
+// Runs a DecompressReader on its own thread a few chunks ahead of the consumer, so that
+// decompression and hashing overlap with writing files (what `tar xzf` gets from its gzip child).
+class PrefetchReader {
+ public:
+  explicit PrefetchReader(DecompressReader& reader);  // starts the thread
+  ~PrefetchReader();                                  // stops and joins it
+  PrefetchReader(const PrefetchReader&) = delete;
+  PrefetchReader& operator=(const PrefetchReader&) = delete;
+
+  // Like DecompressReader::next(): the chunk stays valid until the next call.
+  Result<std::span<const uint8_t>> next();
+  // Lets the thread read the rest of the stream (DecompressReader::drain) and joins it; the
+  // reader's digests are final afterwards.
+  Result<> finish();
+
+ private:
+  struct Item {
+    int buf = -1;
+    size_t len = 0;
+    bool end = false;
+    std::optional<Error> error;
+  };
+  void run();
+
+  DecompressReader& reader_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::vector<uint8_t>> bufs_;
+  std::deque<int> free_;
+  std::deque<Item> full_;
+  int held_ = -1;  // buffer handed to the consumer
+  bool cancel_ = false, ended_ = false;
+  std::optional<Error> end_error_;
+  std::thread thread_;
+};
+
+// Writes bytes to fd, gzip-compressed (level 1..9) or as they are, hashing the bytes written.
+// Output is buffered: finish() flushes the codec's end and the buffer.
+class CompressWriter {
+ public:
+  static Result<std::unique_ptr<CompressWriter>> create(int fd, bool gzip, int level);
+  ~CompressWriter();
+  CompressWriter(const CompressWriter&) = delete;
+  CompressWriter& operator=(const CompressWriter&) = delete;
+
+  Result<> write(const void* data, size_t size);
+  Result<> finish();  // call once
+  std::string digest() { return hash_.digest(); }
+  int64_t size() const { return size_; }
+
+ private:
+  CompressWriter(int fd, bool gzip) : fd_(fd), gzip_(gzip) {}
+  Result<> flush_out();
+  Result<> deflate_some(const void* data, size_t size, int flush);
+
+  int fd_;
+  bool gzip_;
+  void* stream_ = nullptr;  // z_stream*
+  std::vector<uint8_t> out_;
+  size_t out_len_ = 0;
+  Sha256 hash_;
+  int64_t size_ = 0;
+};
+
+}  // namespace berth::image
