@@ -26,10 +26,12 @@ int main(int argc, char** argv) {
   bool debug = false;
   app.add_option("-H,--host", hosts, "socket to listen on (unix:///path, tcp://addr:port)");
   app.add_option("--data-root", eo.data_root, "persistent state")->capture_default_str();
-  app.add_option("--exec-root", eo.exec_root, "runtime state (sockets, bundles)")->capture_default_str();
+  app.add_option("--exec-root", eo.exec_root, "runtime state (sockets, bundles)")
+      ->capture_default_str();
   app.add_option("--group", group, "group that may use the unix socket")->capture_default_str();
   app.add_option("--add-runtime", runtimes, "extra OCI runtime name=path (runc-compatible)");
-  app.add_option("--cgroup-parent", eo.cgroup_parent, "cgroup parent of containers")->capture_default_str();
+  app.add_option("--cgroup-parent", eo.cgroup_parent, "cgroup parent of containers")
+      ->capture_default_str();
   app.add_option("--shim", eo.shim_path, "berth-shim binary (default: next to berthd)");
   app.add_option("-p,--pidfile", pidfile, "write the daemon's pid here");
   app.add_option("--tlscert", tlscert, "server certificate (TCP listeners)");
@@ -86,7 +88,8 @@ int main(int argc, char** argv) {
       if (tlscert.empty() || tlskey.empty() || tlscacert.empty()) {
         fprintf(stderr,
                 "berthd: %s: TCP listeners need --tlscert, --tlskey and --tlscacert (clients "
-                "must present a certificate)\n", h.c_str());
+                "must present a certificate)\n",
+                h.c_str());
         return 1;
       }
       std::string hp = h.substr(6);
@@ -97,7 +100,8 @@ int main(int argc, char** argv) {
       }
       r = (*server)->listen(http::TcpListener{.address = hp.substr(0, colon),
                                               .port = atoi(hp.substr(colon + 1).c_str()),
-                                              .tls_cert = tlscert, .tls_key = tlskey,
+                                              .tls_cert = tlscert,
+                                              .tls_key = tlskey,
                                               .tls_ca = tlscacert});
     } else {
       fprintf(stderr, "berthd: %s: unsupported host (use unix:// or tcp://)\n", h.c_str());
@@ -108,7 +112,8 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  if (!pidfile.empty()) (void)write_file_atomic(pidfile, std::to_string(getpid()) + "\n", 0644, false);
+  if (!pidfile.empty())
+    (void)write_file_atomic(pidfile, std::to_string(getpid()) + "\n", 0644, false);
 
   http::Server* srv = server->get();
   std::thread([srv, stop_signals] {

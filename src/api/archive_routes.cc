@@ -60,37 +60,40 @@ void register_archive_routes(http::Router& r, engine::Engine& e) {
   };
   r.add("HEAD", "/containers/{id}/archive", route(stat));
   r.add("GET", "/containers/{id}/archive", route(stat));
-  r.add("PUT", "/containers/{id}/archive", route([&e](http::Request& req, http::ResponseWriter& w) -> Result<> {
-    std::string path = req.q("path");
-    if (path.empty()) return make_error(ErrorCode::kInvalidArgument, "path is required");
-    int p[2];
-    if (::pipe2(p, O_CLOEXEC) != 0) return errno_error("pipe");
-    UniqueFd rd(p[0]);
-    int wfd = p[1];
-    std::thread pump([&req, wfd] {
-      char buf[1 << 16];
-      bool open = true;
-      for (;;) {
-        auto n = req.read_body(buf, sizeof buf);
-        if (!n || *n == 0) break;
-        for (size_t off = 0; open && off < *n;) {
-          ssize_t m = ::write(wfd, buf + off, *n - off);
-          if (m <= 0) {
-            open = false;
-            break;
-          }
-          off += m;
-        }
-      }
-      ::close(wfd);
-    });
-    auto res = e.archive_put(req.params["id"], path, rd.get(), req.q_bool("noOverwriteDirNonDir"));
-    rd.reset();
-    pump.join();
-    TRY(res);
-    w.send_empty(200);
-    return {};
-  }), http::RouteOptions{.stream_body = true});
+  r.add("PUT", "/containers/{id}/archive",
+        route([&e](http::Request& req, http::ResponseWriter& w) -> Result<> {
+          std::string path = req.q("path");
+          if (path.empty()) return make_error(ErrorCode::kInvalidArgument, "path is required");
+          int p[2];
+          if (::pipe2(p, O_CLOEXEC) != 0) return errno_error("pipe");
+          UniqueFd rd(p[0]);
+          int wfd = p[1];
+          std::thread pump([&req, wfd] {
+            char buf[1 << 16];
+            bool open = true;
+            for (;;) {
+              auto n = req.read_body(buf, sizeof buf);
+              if (!n || *n == 0) break;
+              for (size_t off = 0; open && off < *n;) {
+                ssize_t m = ::write(wfd, buf + off, *n - off);
+                if (m <= 0) {
+                  open = false;
+                  break;
+                }
+                off += m;
+              }
+            }
+            ::close(wfd);
+          });
+          auto res = e.archive_put(req.params["id"], path, rd.get(),
+                                   req.q_bool("noOverwriteDirNonDir"), req.q_bool("copyUIDGID"));
+          rd.reset();
+          pump.join();
+          TRY(res);
+          w.send_empty(200);
+          return {};
+        }),
+        http::RouteOptions{.stream_body = true});
 }
 
 }  // namespace berth::api

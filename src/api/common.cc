@@ -15,16 +15,25 @@ namespace berth::api {
 
 int http_status(const Error& e) {
   switch (e.code()) {
-    case ErrorCode::kInvalidArgument: return 400;
-    case ErrorCode::kNotFound: return 404;
+    case ErrorCode::kInvalidArgument:
+      return 400;
+    case ErrorCode::kNotFound:
+      return 404;
     case ErrorCode::kAlreadyExists:
-    case ErrorCode::kConflict: return 409;
-    case ErrorCode::kPermissionDenied: return 403;
-    case ErrorCode::kFailedPrecondition: return 409;
-    case ErrorCode::kResourceExhausted: return 500;
-    case ErrorCode::kUnavailable: return 503;
-    case ErrorCode::kUnimplemented: return 501;
-    case ErrorCode::kInternal: return 500;
+    case ErrorCode::kConflict:
+      return 409;
+    case ErrorCode::kPermissionDenied:
+      return 403;
+    case ErrorCode::kFailedPrecondition:
+      return 409;
+    case ErrorCode::kResourceExhausted:
+      return 500;
+    case ErrorCode::kUnavailable:
+      return 503;
+    case ErrorCode::kUnimplemented:
+      return 501;
+    case ErrorCode::kInternal:
+      return 500;
   }
   return 500;
 }
@@ -37,7 +46,8 @@ Result<Filters> parse_filters(const std::string& text) {
   Filters f;
   if (text.empty()) return f;
   ASSIGN_OR_RETURN(Json j, json::parse(text, "filters"));
-  if (!j.is_object()) return make_error(ErrorCode::kInvalidArgument, "invalid filter: not an object");
+  if (!j.is_object())
+    return make_error(ErrorCode::kInvalidArgument, "invalid filter: not an object");
   for (const auto& [k, v] : j.items()) {
     if (v.is_array()) {
       for (const auto& x : v)
@@ -68,7 +78,9 @@ std::string human_duration(int64_t seconds) {
   return std::to_string(hours / 24 / 365) + " years";
 }
 
-int64_t now_unix() { return ::time(nullptr); }
+int64_t now_unix() {
+  return ::time(nullptr);
+}
 
 int64_t rfc3339_unix(const std::string& s) {
   struct tm tm {};
@@ -93,7 +105,8 @@ void splice_streams(int client_fd, const std::string& pending, int stream_fd) {
   bool client_open = true;
   char buf[32768];
   for (;;) {
-    struct pollfd p[2] = {{stream_fd, POLLIN, 0}, {client_fd, client_open ? short(POLLIN) : short(0), 0}};
+    struct pollfd p[2] = {{stream_fd, POLLIN, 0},
+                          {client_fd, client_open ? short(POLLIN) : short(0), 0}};
     if (::poll(p, 2, -1) < 0) {
       if (errno == EINTR) continue;
       return;
@@ -139,14 +152,15 @@ void register_routes(http::Router& router, engine::Engine& engine) {
     }
     if (minor < 24) {
       w.send_json(400, Json{{"message", "client version " + req.api_version +
-                                             " is too old. Minimum supported API version is " +
-                                             kMinApiVersion + ", please upgrade your client to a newer version"}});
+                                            " is too old. Minimum supported API version is " +
+                                            kMinApiVersion +
+                                            ", please upgrade your client to a newer version"}});
       return false;
     }
     if (minor > 41) {
       w.send_json(400, Json{{"message", "client version " + req.api_version +
-                                             " is too new. Maximum supported API version is " +
-                                             kApiVersion}});
+                                            " is too new. Maximum supported API version is " +
+                                            kApiVersion}});
       return false;
     }
     return true;

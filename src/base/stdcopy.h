@@ -16,9 +16,14 @@ inline constexpr size_t kHeaderSize = 8;
 // Appends one frame carrying data to out.
 inline void append_frame(std::string& out, Stream stream, std::string_view data) {
   const auto n = static_cast<uint32_t>(data.size());
-  const char header[kHeaderSize] = {static_cast<char>(stream), 0, 0, 0,
-                                    static_cast<char>(n >> 24), static_cast<char>(n >> 16),
-                                    static_cast<char>(n >> 8), static_cast<char>(n)};
+  const char header[kHeaderSize] = {static_cast<char>(stream),
+                                    0,
+                                    0,
+                                    0,
+                                    static_cast<char>(n >> 24),
+                                    static_cast<char>(n >> 16),
+                                    static_cast<char>(n >> 8),
+                                    static_cast<char>(n)};
   out.append(header, kHeaderSize);
   out.append(data);
 }
@@ -37,7 +42,8 @@ class Decoder {
   bool next(Stream& stream, std::string& data) {
     if (buf_.size() - pos_ < kHeaderSize) return compact(), false;
     const auto* h = reinterpret_cast<const unsigned char*>(buf_.data() + pos_);
-    const uint32_t n = (uint32_t{h[4]} << 24) | (uint32_t{h[5]} << 16) | (uint32_t{h[6]} << 8) | h[7];
+    const uint32_t n =
+        (uint32_t{h[4]} << 24) | (uint32_t{h[5]} << 16) | (uint32_t{h[6]} << 8) | h[7];
     if (buf_.size() - pos_ - kHeaderSize < n) return compact(), false;
     stream = static_cast<Stream>(h[0]);
     data.assign(buf_, pos_ + kHeaderSize, n);

@@ -161,10 +161,14 @@ Result<http::Hijacked> Cli::hijack(std::string_view method, std::string_view pat
   ASSIGN_OR_RETURN(auto target, versioned(path));
   auto h = client_->hijack(method, target, opts);
   if (!h) {
+    // The client reports a refused upgrade as an error carrying the daemon's message (no errno);
+    // transport failures carry an errno or name the step that failed.
     const auto& e = h.error();
-    if (e.code() == ErrorCode::kNotFound || e.code() == ErrorCode::kConflict ||
-        e.code() == ErrorCode::kInvalidArgument)
-      return make_error(e.code(), "Error response from daemon: " + e.message());
+    const std::string& m = e.message();
+    const bool transport = e.sys_errno() != 0 || m.starts_with("connecting to") ||
+                           m.starts_with("reading response") || m.starts_with("sending") ||
+                           m.starts_with("resolving") || m.starts_with("socket path");
+    if (!transport) return make_error(e.code(), "Error response from daemon: " + m);
     return std::unexpected(h.error());
   }
   return h;

@@ -22,8 +22,11 @@ std::optional<Status> parse_args(CLI::App& app, const Args& args) {
     out(app.help());
     return ok();
   } catch (const CLI::ParseError& e) {
-    std::string name = app.get_name();
-    return fail(125, std::string(e.what()) + "\nSee 'berth " + name + " --help'.");
+    std::string msg = e.what();
+    // CLI11 words an unknown option as an unexpected argument; docker says "unknown flag".
+    if (const auto colon = msg.find("not expected: -"); colon != std::string::npos)
+      msg = "unknown flag: " + msg.substr(colon + 14);
+    return fail(125, msg + "\nSee 'berth " + app.get_name() + " --help'.");
   }
   return std::nullopt;
 }

@@ -63,7 +63,7 @@ Status cmd_exec(Cli& cli, const Args& args) {
   body["Cmd"] = cmd;
   auto created =
       cli.call_json("POST", "/containers/" + http::url_encode(container) + "/exec", body);
-  if (!created) return fail(created.error(), 126);
+  if (!created) return fail(created.error());
   auto cv = parse_json(created->body, "exec create response");
   if (!cv) return fail(cv.error());
   const std::string exec_id = cv->value("Id", "");

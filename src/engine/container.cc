@@ -7,13 +7,20 @@ using json::Json;
 
 const char* state_name(State s) {
   switch (s) {
-    case State::kCreated: return "created";
-    case State::kRunning: return "running";
-    case State::kPaused: return "paused";
-    case State::kRestarting: return "restarting";
-    case State::kRemoving: return "removing";
-    case State::kExited: return "exited";
-    case State::kDead: return "dead";
+    case State::kCreated:
+      return "created";
+    case State::kRunning:
+      return "running";
+    case State::kPaused:
+      return "paused";
+    case State::kRestarting:
+      return "restarting";
+    case State::kRemoving:
+      return "removing";
+    case State::kExited:
+      return "exited";
+    case State::kDead:
+      return "dead";
   }
   return "unknown";
 }
@@ -27,7 +34,7 @@ static State state_from(const std::string& s) {
 
 Json MountPoint::to_json() const {
   Json j = {{"Type", type}, {"Source", source}, {"Destination", destination},
-            {"Mode", mode}, {"RW", rw}, {"Propagation", propagation}};
+            {"Mode", mode}, {"RW", rw},         {"Propagation", propagation}};
   if (!name.empty()) {
     j["Name"] = name;
     j["Driver"] = "local";
@@ -87,7 +94,8 @@ Result<Container> Container::from_json(const Json& j) {
     c.config = j.value("Config", Json::object());
     c.host_config = j.value("HostConfig", Json::object());
     c.runtime = j.value("Runtime", "");
-    for (const auto& m : j.value("Mounts", Json::array())) c.mounts.push_back(MountPoint::from_json(m));
+    for (const auto& m : j.value("Mounts", Json::array()))
+      c.mounts.push_back(MountPoint::from_json(m));
     const Json& s = j.at("State");
     c.state = state_from(s.value("Status", "dead"));
     c.pid = s.value("Pid", 0);

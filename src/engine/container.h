@@ -28,10 +28,10 @@ struct MountPoint {  // docker's inspect "Mounts" entry
 };
 
 struct Container {
-  std::string id;     // 64 hex
-  std::string name;   // with leading "/"
-  std::string created;  // RFC 3339 nano, UTC
-  std::string image_id;  // "sha256:..."
+  std::string id;         // 64 hex
+  std::string name;       // with leading "/"
+  std::string created;    // RFC 3339 nano, UTC
+  std::string image_id;   // "sha256:..."
   std::string image_ref;  // Config.Image as given
   std::string path;
   std::vector<std::string> args;
@@ -52,7 +52,9 @@ struct Container {
   bool manually_stopped = false;  // stop/kill by the user: restart policies stand down
   bool rootfs_mounted = false;
 
-  bool running() const { return state == State::kRunning || state == State::kPaused || state == State::kRestarting; }
+  bool running() const {
+    return state == State::kRunning || state == State::kPaused || state == State::kRestarting;
+  }
   bool tty() const { return config.value("Tty", false); }
   std::string short_id() const { return id.substr(0, 12); }
   std::string bare_name() const { return name.empty() ? name : name.substr(1); }

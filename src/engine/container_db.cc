@@ -17,12 +17,14 @@ Result<std::unique_ptr<ContainerDb>> ContainerDb::open(const std::string& path) 
   if (sqlite3_open_v2(path.c_str(), &db->db_,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                       nullptr) != SQLITE_OK)
-    return make_error(ErrorCode::kInternal,
-                      "opening " + path + ": " + (db->db_ ? sqlite3_errmsg(db->db_) : "out of memory"));
+    return make_error(
+        ErrorCode::kInternal,
+        "opening " + path + ": " + (db->db_ ? sqlite3_errmsg(db->db_) : "out of memory"));
   sqlite3_busy_timeout(db->db_, 10000);
   TRY(db->exec("PRAGMA journal_mode=WAL"));
   TRY(db->exec("PRAGMA synchronous=NORMAL"));
-  TRY(db->exec("CREATE TABLE IF NOT EXISTS container_records (id TEXT PRIMARY KEY, doc TEXT NOT NULL)"));
+  TRY(db->exec(
+      "CREATE TABLE IF NOT EXISTS container_records (id TEXT PRIMARY KEY, doc TEXT NOT NULL)"));
   return db;
 }
 
@@ -49,17 +51,20 @@ Result<> ContainerDb::put(const Container& c) {
   sqlite3_bind_text(st.s, 1, c.id.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st.s, 2, doc.c_str(), static_cast<int>(doc.size()), SQLITE_TRANSIENT);
   if (sqlite3_step(st.s) != SQLITE_DONE)
-    return make_error(ErrorCode::kInternal, std::string("saving container ") + c.id + ": " + sqlite3_errmsg(db_));
+    return make_error(ErrorCode::kInternal,
+                      std::string("saving container ") + c.id + ": " + sqlite3_errmsg(db_));
   return {};
 }
 
 Result<> ContainerDb::remove(const std::string& id) {
   Stmt st;
-  if (sqlite3_prepare_v2(db_, "DELETE FROM container_records WHERE id = ?", -1, &st.s, nullptr) != SQLITE_OK)
+  if (sqlite3_prepare_v2(db_, "DELETE FROM container_records WHERE id = ?", -1, &st.s, nullptr) !=
+      SQLITE_OK)
     return make_error(ErrorCode::kInternal, std::string("metadata.db: ") + sqlite3_errmsg(db_));
   sqlite3_bind_text(st.s, 1, id.c_str(), -1, SQLITE_TRANSIENT);
   if (sqlite3_step(st.s) != SQLITE_DONE)
-    return make_error(ErrorCode::kInternal, std::string("removing container ") + id + ": " + sqlite3_errmsg(db_));
+    return make_error(ErrorCode::kInternal,
+                      std::string("removing container ") + id + ": " + sqlite3_errmsg(db_));
   return {};
 }
 

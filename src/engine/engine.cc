@@ -38,11 +38,11 @@ std::string random_hex(size_t bytes) {
 }
 
 std::string generate_name() {
-  static const char* left[] = {"admiring", "bold", "brave", "clever", "eager", "elegant",
-                               "festive", "focused", "gallant", "happy", "jolly", "keen",
-                               "loving", "nifty", "quirky", "serene", "sharp", "vibrant"};
-  static const char* right[] = {"babbage", "curie", "darwin", "einstein", "feynman", "hopper",
-                                "kepler", "lovelace", "newton", "noether", "pasteur", "ritchie",
+  static const char* left[] = {"admiring", "bold",    "brave",   "clever", "eager", "elegant",
+                               "festive",  "focused", "gallant", "happy",  "jolly", "keen",
+                               "loving",   "nifty",   "quirky",  "serene", "sharp", "vibrant"};
+  static const char* right[] = {"babbage", "curie",    "darwin", "einstein", "feynman", "hopper",
+                                "kepler",  "lovelace", "newton", "noether",  "pasteur", "ritchie",
                                 "shannon", "thompson", "turing", "wozniak"};
   std::random_device rd;
   return std::string(left[rd() % std::size(left)]) + "_" + right[rd() % std::size(right)];
@@ -58,10 +58,14 @@ int64_t parse_size(const std::string& s) {
   std::transform(unit.begin(), unit.end(), unit.begin(), ::tolower);
   if (!unit.empty() && unit.back() == 'b') unit.pop_back();
   double mult = 1;
-  if (unit == "k") mult = 1024;
-  else if (unit == "m") mult = 1024.0 * 1024;
-  else if (unit == "g") mult = 1024.0 * 1024 * 1024;
-  else if (!unit.empty()) return -1;
+  if (unit == "k")
+    mult = 1024;
+  else if (unit == "m")
+    mult = 1024.0 * 1024;
+  else if (unit == "g")
+    mult = 1024.0 * 1024 * 1024;
+  else if (!unit.empty())
+    return -1;
   return static_cast<int64_t>(v * mult);
 }
 
@@ -113,14 +117,17 @@ Result<std::shared_ptr<Entry>> Engine::Impl::find(const std::string& ref) {
   return make_error(ErrorCode::kNotFound, "No such container: " + ref);
 }
 
-Result<> Engine::Impl::persist(const Container& c) { return db->put(c); }
+Result<> Engine::Impl::persist(const Container& c) {
+  return db->put(c);
+}
 
 void Engine::Impl::publish(const Container& c, const std::string& action,
                            std::map<std::string, std::string> extra) {
   std::map<std::string, std::string> attrs = std::move(extra);
   attrs["name"] = c.bare_name();
   attrs["image"] = c.image_ref;
-  for (const auto& [k, v] : c.config.value("Labels", Json::object()).items())
+  for (const Json obj_k = c.config.value("Labels", Json::object());
+       const auto& [k, v] : obj_k.items())
     if (v.is_string()) attrs[k] = v.get<std::string>();
   engine->events_.publish("container", action, c.id, std::move(attrs));
 }
@@ -129,9 +136,13 @@ Engine::Engine(Options opts) : opts_(std::move(opts)), impl_(std::make_unique<Im
   impl_->engine = this;
 }
 
-Engine::~Engine() { shutdown(); }
+Engine::~Engine() {
+  shutdown();
+}
 
-void Engine::shutdown() { impl_->stopping = true; }
+void Engine::shutdown() {
+  impl_->stopping = true;
+}
 
 static std::string exe_dir() {
   char buf[4096];
@@ -197,8 +208,7 @@ Result<> validate_host_config(const Json& hc) {
                       "port publishing (-p) needs the bridge network, which this berthd does "
                       "not provide yet: use --network host");
   if (int64_t m = hc.value("Memory", int64_t{0}); m != 0 && m < 6 * 1024 * 1024)
-    return make_error(ErrorCode::kInvalidArgument,
-                      "Minimum memory limit allowed is 6MB");
+    return make_error(ErrorCode::kInvalidArgument, "Minimum memory limit allowed is 6MB");
   if (int64_t s = hc.value("MemorySwap", int64_t{0}); s > 0) {
     int64_t m = hc.value("Memory", int64_t{0});
     if (m == 0)
@@ -215,8 +225,9 @@ Result<> validate_host_config(const Json& hc) {
       policy != "unless-stopped")
     return make_error(ErrorCode::kInvalidArgument, "invalid restart policy '" + policy + "'");
   if (policy != "on-failure" && rp.is_object() && rp.value("MaximumRetryCount", 0) != 0)
-    return make_error(ErrorCode::kInvalidArgument,
-                      "invalid restart policy: maximum retry count can only be used with 'on-failure'");
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "invalid restart policy: maximum retry count can only be used with 'on-failure'");
   if (hc.value("AutoRemove", false) && !policy.empty() && policy != "no")
     return make_error(ErrorCode::kInvalidArgument,
                       "can't create 'AutoRemove' container with restart policy");
@@ -230,7 +241,9 @@ Result<> validate_host_config(const Json& hc) {
 
 Result<CreateResult> Engine::create_container(const std::string& name_in, const Json& body) {
   Impl& im = *impl_;
-  if (!body.is_object()) return make_error(ErrorCode::kInvalidArgument, "config cannot be empty in order to create a container");
+  if (!body.is_object())
+    return make_error(ErrorCode::kInvalidArgument,
+                      "config cannot be empty in order to create a container");
   Json config = body;
   Json hc = config.value("HostConfig", Json::object());
   if (hc.is_null()) hc = Json::object();
@@ -240,13 +253,15 @@ Result<CreateResult> Engine::create_container(const std::string& name_in, const 
 
   std::string image_ref = config.value("Image", "");
   if (image_ref.empty())
-    return make_error(ErrorCode::kInvalidArgument, "config cannot be empty in order to create a container");
+    return make_error(ErrorCode::kInvalidArgument,
+                      "config cannot be empty in order to create a container");
   ASSIGN_OR_RETURN(image::Image img, images_->resolve(image_ref));
 
   std::string name = name_in;
   if (!name.empty() && !std::regex_match(name, kNameRe))
-    return make_error(ErrorCode::kInvalidArgument,
-                      "Invalid container name (" + name + "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "Invalid container name (" + name + "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
 
   Container c;
   c.id = random_hex(32);
@@ -254,22 +269,27 @@ Result<CreateResult> Engine::create_container(const std::string& name_in, const 
   c.image_id = img.id;
   c.image_ref = image_ref;
   c.runtime = hc.value("Runtime", "");
-  if (c.runtime == "berth" || c.runtime == "runc" && !opts_.runtimes.count("runc")) {
-    if (c.runtime == "runc") return make_error(ErrorCode::kInvalidArgument, "unknown or invalid runtime name: runc");
+  if (c.runtime == "berth" || (c.runtime == "runc" && !opts_.runtimes.count("runc"))) {
+    if (c.runtime == "runc")
+      return make_error(ErrorCode::kInvalidArgument, "unknown or invalid runtime name: runc");
     c.runtime = "";
   }
   if (!c.runtime.empty() && !opts_.runtimes.count(c.runtime))
     return make_error(ErrorCode::kInvalidArgument, "unknown or invalid runtime name: " + c.runtime);
   std::string net = hc.value("NetworkMode", "");
   if (net.empty() || net == "default" || net == "bridge") hc["NetworkMode"] = "none";
-  if (!hc.contains("LogConfig") || !hc["LogConfig"].is_object() || hc["LogConfig"].value("Type", "").empty())
-    hc["LogConfig"] = {{"Type", "json-file"}, {"Config", hc.value("LogConfig", Json::object()).value("Config", Json::object())}};
+  if (!hc.contains("LogConfig") || !hc["LogConfig"].is_object() ||
+      hc["LogConfig"].value("Type", "").empty())
+    hc["LogConfig"] = {
+        {"Type", "json-file"},
+        {"Config", hc.value("LogConfig", Json::object()).value("Config", Json::object())}};
   if (auto t = hc["LogConfig"].value("Type", ""); t != "json-file" && t != "none")
     return make_error(ErrorCode::kInvalidArgument, "logging driver " + t + " is not supported");
   if (!hc.contains("RestartPolicy") || !hc["RestartPolicy"].is_object())
     hc["RestartPolicy"] = {{"Name", "no"}, {"MaximumRetryCount", 0}};
   if (hc["RestartPolicy"].value("Name", "").empty()) hc["RestartPolicy"]["Name"] = "no";
-  if (!config.contains("Labels") || !config["Labels"].is_object()) config["Labels"] = Json::object();
+  if (!config.contains("Labels") || !config["Labels"].is_object())
+    config["Labels"] = Json::object();
   const Json& ic = img.config.value("config", Json::object());
   // Image defaults show in inspect's Config, as docker merges them at create.
   if (!config.contains("Env") || !config["Env"].is_array()) config["Env"] = Json::array();
@@ -278,8 +298,7 @@ Result<CreateResult> Engine::create_container(const std::string& name_in, const 
     config["Env"] = env;
   }
   auto argv = effective_argv(config, ic);
-  if (argv.empty())
-    return make_error(ErrorCode::kInvalidArgument, "no command specified");
+  if (argv.empty()) return make_error(ErrorCode::kInvalidArgument, "no command specified");
   if ((!config.contains("Cmd") || config["Cmd"].is_null() || config["Cmd"].empty()) &&
       !(config.contains("Entrypoint") && config["Entrypoint"].is_array()))
     config["Cmd"] = ic.value("Cmd", Json(nullptr));
@@ -287,7 +306,7 @@ Result<CreateResult> Engine::create_container(const std::string& name_in, const 
     config["Entrypoint"] = ic.value("Entrypoint", Json(nullptr));
   if (config.value("WorkingDir", "").empty()) config["WorkingDir"] = ic.value("WorkingDir", "");
   if (config.value("User", "").empty()) config["User"] = ic.value("User", "");
-  for (const auto& [k, v] : ic.value("Labels", Json::object()).items())
+  for (const Json obj_k = ic.value("Labels", Json::object()); const auto& [k, v] : obj_k.items())
     if (!config["Labels"].contains(k)) config["Labels"][k] = v;
   if (config.value("StopSignal", "").empty() && ic.contains("StopSignal"))
     config["StopSignal"] = ic["StopSignal"];
@@ -300,12 +319,20 @@ Result<CreateResult> Engine::create_container(const std::string& name_in, const 
 
   // Volumes: -v/--mount, and the image's VOLUMEs as anonymous volumes.
   std::set<std::string> dests;
-  auto add_volume = [&](const std::string& vol, const std::string& dst, bool rw, bool anonymous) -> Result<> {
+  auto add_volume = [&](const std::string& vol, const std::string& dst, bool rw,
+                        bool anonymous) -> Result<> {
     ASSIGN_OR_RETURN(std::string mp, im.volumes->ensure(vol, anonymous));
-    MountPoint m{.type = "volume", .name = vol, .source = mp, .destination = dst,
-                 .mode = rw ? "z" : "ro", .rw = rw, .propagation = ""};
-    if (!rw) m.mode = "ro";
-    else m.mode = "z";
+    MountPoint m{.type = "volume",
+                 .name = vol,
+                 .source = mp,
+                 .destination = dst,
+                 .mode = rw ? "z" : "ro",
+                 .rw = rw,
+                 .propagation = ""};
+    if (!rw)
+      m.mode = "ro";
+    else
+      m.mode = "z";
     c.mounts.push_back(m);
     dests.insert(dst);
     return {};
@@ -318,49 +345,78 @@ Result<CreateResult> Engine::create_container(const std::string& name_in, const 
     bool rw = true;
     std::string propagation;
     for (const auto& o : split(opts, ','))
-      if (o == "ro") rw = false;
-      else if (o == "rw" || o == "z" || o == "Z" || o == "nocopy" || o.empty()) {}
-      else if (o == "private" || o == "rprivate" || o == "shared" || o == "rshared" || o == "slave" || o == "rslave") propagation = o;
-      else return make_error(ErrorCode::kInvalidArgument, "invalid mode: " + o);
+      if (o == "ro")
+        rw = false;
+      else if (o == "rw" || o == "z" || o == "Z" || o == "nocopy" || o.empty()) {
+      } else if (o == "private" || o == "rprivate" || o == "shared" || o == "rshared" ||
+                 o == "slave" || o == "rslave")
+        propagation = o;
+      else
+        return make_error(ErrorCode::kInvalidArgument, "invalid mode: " + o);
     if (dests.count(parts[1]))
       return make_error(ErrorCode::kInvalidArgument, "Duplicate mount point: " + parts[1]);
     if (parts[0].starts_with("/")) {
-      if (!path_exists(parts[0])) TRY_CTX(mkdir_all(parts[0], 0755), "creating bind source " + parts[0]);
-      c.mounts.push_back(MountPoint{.type = "bind", .name = "", .source = parts[0], .destination = parts[1],
-                                    .mode = opts, .rw = rw, .propagation = propagation.empty() ? "rprivate" : propagation});
+      if (!path_exists(parts[0]))
+        TRY_CTX(mkdir_all(parts[0], 0755), "creating bind source " + parts[0]);
+      c.mounts.push_back(MountPoint{.type = "bind",
+                                    .name = "",
+                                    .source = parts[0],
+                                    .destination = parts[1],
+                                    .mode = opts,
+                                    .rw = rw,
+                                    .propagation = propagation.empty() ? "rprivate" : propagation});
       dests.insert(parts[1]);
     } else {
       TRY(add_volume(parts[0], parts[1], rw, false));
     }
   }
   for (const auto& m : hc.value("Mounts", Json::array())) {
-    std::string type = m.value("Type", "volume"), src = m.value("Source", ""), dst = m.value("Target", "");
+    std::string type = m.value("Type", "volume"), src = m.value("Source", ""),
+                dst = m.value("Target", "");
     bool ro = m.value("ReadOnly", false);
     if (dst.empty() || dst[0] != '/')
-      return make_error(ErrorCode::kInvalidArgument, "invalid mount config: Target must be an absolute path");
-    if (dests.count(dst)) return make_error(ErrorCode::kInvalidArgument, "Duplicate mount point: " + dst);
+      return make_error(ErrorCode::kInvalidArgument,
+                        "invalid mount config: Target must be an absolute path");
+    if (dests.count(dst))
+      return make_error(ErrorCode::kInvalidArgument, "Duplicate mount point: " + dst);
     if (type == "bind") {
       if (!path_exists(src))
-        return make_error(ErrorCode::kInvalidArgument, "invalid mount config for type \"bind\": bind source path does not exist: " + src);
+        return make_error(
+            ErrorCode::kInvalidArgument,
+            "invalid mount config for type \"bind\": bind source path does not exist: " + src);
       std::string prop = m.value("BindOptions", Json::object()).value("Propagation", "rprivate");
-      c.mounts.push_back(MountPoint{.type = "bind", .name = "", .source = src, .destination = dst,
-                                    .mode = "", .rw = !ro, .propagation = prop});
+      c.mounts.push_back(MountPoint{.type = "bind",
+                                    .name = "",
+                                    .source = src,
+                                    .destination = dst,
+                                    .mode = "",
+                                    .rw = !ro,
+                                    .propagation = prop});
       dests.insert(dst);
     } else if (type == "volume") {
       TRY(add_volume(src.empty() ? random_hex(32) : src, dst, !ro, src.empty()));
     } else if (type == "tmpfs") {
       std::string opts;
       auto to = m.value("TmpfsOptions", Json::object());
-      if (int64_t sz = to.value("SizeBytes", int64_t{0}); sz > 0) opts = "size=" + std::to_string(sz);
-      if (to.contains("Mode")) opts += std::string(opts.empty() ? "" : ",") + "mode=" + fmt_octal(to["Mode"].get<int>());
-      c.mounts.push_back(MountPoint{.type = "tmpfs", .name = "", .source = "", .destination = dst,
-                                    .mode = opts, .rw = true, .propagation = ""});
+      if (int64_t sz = to.value("SizeBytes", int64_t{0}); sz > 0)
+        opts = "size=" + std::to_string(sz);
+      if (to.contains("Mode"))
+        opts += std::string(opts.empty() ? "" : ",") + "mode=" + fmt_octal(to["Mode"].get<int>());
+      c.mounts.push_back(MountPoint{.type = "tmpfs",
+                                    .name = "",
+                                    .source = "",
+                                    .destination = dst,
+                                    .mode = opts,
+                                    .rw = true,
+                                    .propagation = ""});
       dests.insert(dst);
     } else {
-      return make_error(ErrorCode::kInvalidArgument, "invalid mount config: mount type unknown: " + type);
+      return make_error(ErrorCode::kInvalidArgument,
+                        "invalid mount config: mount type unknown: " + type);
     }
   }
-  for (const auto& [dst, _] : ic.value("Volumes", Json::object()).items())
+  for (const Json obj_dst = ic.value("Volumes", Json::object());
+       const auto& [dst, _] : obj_dst.items())
     if (!dests.count(dst)) TRY(add_volume(random_hex(32), dst, true, true));
 
   // Rootfs snapshot and the container directory.
@@ -373,9 +429,10 @@ Result<CreateResult> Engine::create_container(const std::string& name_in, const 
   TRY(images_->snapshotter().prepare(c.id, img.top_chain_id()));
   std::string hostname = config.value("Hostname", c.id.substr(0, 12));
   TRY(write_file_atomic(dir + "/hostname", hostname + "\n", 0644, false));
-  std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-                      "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
-                      "ff02::2\tip6-allrouters\n";
+  std::string hosts =
+      "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+      "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
+      "ff02::2\tip6-allrouters\n";
   if (hc.value("NetworkMode", "") == "host") {
     auto h = read_file("/etc/hosts");
     if (h) hosts = *h;
@@ -436,9 +493,8 @@ Result<std::vector<Container>> Engine::list(const ListOptions& o) {
     std::lock_guard lock(impl_->mu);
     for (auto& [id, e] : impl_->by_id) all.push_back(e->c);
   }
-  std::sort(all.begin(), all.end(), [](const Container& a, const Container& b) {
-    return a.created > b.created;
-  });
+  std::sort(all.begin(), all.end(),
+            [](const Container& a, const Container& b) { return a.created > b.created; });
   for (const auto& [key, _] : o.filters)
     if (key != "id" && key != "name" && key != "label" && key != "status" && key != "exited" &&
         key != "ancestor" && key != "before" && key != "since" && key != "volume" &&
@@ -453,22 +509,30 @@ Result<std::vector<Container>> Engine::list(const ListOptions& o) {
     for (const auto& [key, values] : o.filters) {
       bool any = false;
       for (const auto& v : values) {
-        if (key == "id") any |= c.id.starts_with(v);
-        else if (key == "name") any |= c.bare_name().find(v.starts_with("/") ? v.substr(1) : v) != std::string::npos;
-        else if (key == "label") any |= label_matches(c.config.value("Labels", Json::object()), v);
-        else if (key == "status") any |= v == state_name(c.state);
-        else if (key == "exited") any |= c.state == State::kExited && std::to_string(c.exit_code) == v;
+        if (key == "id")
+          any |= c.id.starts_with(v);
+        else if (key == "name")
+          any |= c.bare_name().find(v.starts_with("/") ? v.substr(1) : v) != std::string::npos;
+        else if (key == "label")
+          any |= label_matches(c.config.value("Labels", Json::object()), v);
+        else if (key == "status")
+          any |= v == state_name(c.state);
+        else if (key == "exited")
+          any |= c.state == State::kExited && std::to_string(c.exit_code) == v;
         else if (key == "ancestor") {
           auto img = images_->resolve(v);
           any |= c.image_ref == v || (img && img->id == c.image_id);
         } else if (key == "volume") {
           for (const auto& m : c.mounts) any |= m.name == v || m.destination == v;
-        } else if (key == "network") any |= c.host_config.value("NetworkMode", "") == v;
-        else any = true;
+        } else if (key == "network")
+          any |= c.host_config.value("NetworkMode", "") == v;
+        else
+          any = true;
       }
       if (key == "label") {  // every label filter must match
         any = true;
-        for (const auto& v : values) any &= label_matches(c.config.value("Labels", Json::object()), v);
+        for (const auto& v : values)
+          any &= label_matches(c.config.value("Labels", Json::object()), v);
       }
       ok &= any;
     }
@@ -485,9 +549,12 @@ Engine::Counts Engine::counts() {
   std::lock_guard lock(impl_->mu);
   for (auto& [id, e] : impl_->by_id) {
     ++n.total;
-    if (e->c.state == State::kPaused) ++n.paused;
-    else if (e->c.running()) ++n.running;
-    else ++n.stopped;
+    if (e->c.state == State::kPaused)
+      ++n.paused;
+    else if (e->c.running())
+      ++n.running;
+    else
+      ++n.stopped;
   }
   return n;
 }

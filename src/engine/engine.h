@@ -29,10 +29,10 @@ namespace berth::engine {
 struct Options {
   std::string data_root = "/var/lib/berth";
   std::string exec_root = "/run/berth";
-  std::string shim_path;      // default: berth-shim next to the running executable
+  std::string shim_path;  // default: berth-shim next to the running executable
   std::string cgroup_parent = "/berth";
   std::map<std::string, std::string> runtimes;  // --runtime name -> runc-compatible binary
-  std::string default_runtime;                 // "" = berth in-process
+  std::string default_runtime;                  // "" = berth in-process
 };
 
 struct CreateResult {
@@ -96,14 +96,17 @@ class Engine {
   Result<std::vector<std::string>> update(const std::string& ref, const json::Json& body);
   // condition: "not-running" (default), "next-exit", "removed". Blocks; returns exit code and
   // error text (docker's {"StatusCode", "Error"}). cancelled() lets the API stop on disconnect.
-  struct WaitResult { int status_code = 0; std::string error; };
+  struct WaitResult {
+    int status_code = 0;
+    std::string error;
+  };
   Result<WaitResult> wait(const std::string& ref, const std::string& condition,
                           const std::function<bool()>& cancelled);
   Result<> resize(const std::string& ref, int height, int width);
 
   // attach: the shim's stream (framed without TTY); the API splices it to the hijacked client.
-  Result<UniqueFd> attach(const std::string& ref, bool stdin, bool stdout, bool stderr,
-                          bool logs, bool stream, const std::string& detach_keys);
+  Result<UniqueFd> attach(const std::string& ref, bool stdin, bool stdout, bool stderr, bool logs,
+                          bool stream, const std::string& detach_keys);
   // logs: emit(stream, line-with-newline, time) per entry.
   Result<> logs(const std::string& ref, const LogsOptions& o,
                 const std::function<bool(const std::string& stream, const std::string& line,
@@ -128,7 +131,7 @@ class Engine {
   Result<json::Json> path_stat(const std::string& ref, const std::string& path);
   Result<> archive_get(const std::string& ref, const std::string& path, int out_fd);
   Result<> archive_put(const std::string& ref, const std::string& path, int in_fd,
-                       bool no_overwrite_dir_non_dir);
+                       bool no_overwrite_dir_non_dir, bool copy_uid_gid = false);
   Result<image::Image> commit(const std::string& ref, const json::Json& query_and_config);
 
   Result<json::Json> prune_containers(const std::map<std::string, std::vector<std::string>>& f);
@@ -143,7 +146,9 @@ class Engine {
   // system df and info pieces.
   Result<json::Json> disk_usage();
   int containers_using_image(const std::string& image_id);
-  struct Counts { int total = 0, running = 0, paused = 0, stopped = 0; };
+  struct Counts {
+    int total = 0, running = 0, paused = 0, stopped = 0;
+  };
   Counts counts();
 
  public:

@@ -16,7 +16,8 @@ namespace {
 
 // Runs f with the container's rootfs mounted, restoring the previous mount state after.
 template <class F>
-auto with_rootfs(Engine::Impl& im, const std::shared_ptr<Entry>& e, F f) -> decltype(f(std::string())) {
+auto with_rootfs(Engine::Impl& im, const std::shared_ptr<Entry>& e, F f)
+    -> decltype(f(std::string())) {
   std::lock_guard op(e->op);
   bool was_mounted;
   {
@@ -39,9 +40,11 @@ Result<Json> Engine::changes(const std::string& ref) {
   if (!img.top_chain_id().empty()) {
     ASSIGN_OR_RETURN(lowers, images_->snapshotter().lower_dirs(img.top_chain_id()));
   }
-  ASSIGN_OR_RETURN(auto list, image::overlay_changes(images_->snapshotter().upper_dir(e->c.id), lowers));
+  ASSIGN_OR_RETURN(auto list,
+                   image::overlay_changes(images_->snapshotter().upper_dir(e->c.id), lowers));
   Json out = Json::array();
-  for (const auto& ch : list) out.push_back({{"Path", ch.path}, {"Kind", static_cast<int>(ch.kind)}});
+  for (const auto& ch : list)
+    out.push_back({{"Path", ch.path}, {"Kind", static_cast<int>(ch.kind)}});
   return out;
 }
 
@@ -74,8 +77,7 @@ Result<> Engine::archive_get(const std::string& ref, const std::string& path, in
 }
 
 Result<> Engine::archive_put(const std::string& ref, const std::string& path, int in_fd,
-                             bool no_overwrite_dir_non_dir) {
-  (void)no_overwrite_dir_non_dir;
+                             bool no_overwrite_dir_non_dir, bool copy_uid_gid) {
   ASSIGN_OR_RETURN(auto e, impl_->find(ref));
   {
     std::lock_guard lock(impl_->mu);
@@ -83,7 +85,9 @@ Result<> Engine::archive_put(const std::string& ref, const std::string& path, in
       return make_error(ErrorCode::kPermissionDenied, "container rootfs is marked read-only");
   }
   return with_rootfs(*impl_, e, [&](const std::string& root) -> Result<> {
-    return fs_archive_put(root, path, in_fd);
+    return fs_archive_put(
+        root, path, in_fd,
+        {.copy_uid_gid = copy_uid_gid, .no_overwrite_dir_non_dir = no_overwrite_dir_non_dir});
   });
 }
 

@@ -17,9 +17,9 @@
 namespace berth::engine {
 
 struct Entry {
-  std::mutex op;          // serialises start/stop/remove/... on this container
-  Container c;            // guarded by Impl::mu
-  uint64_t exits = 0;     // bumped at every exit (wait next-exit)
+  std::mutex op;       // serialises start/stop/remove/... on this container
+  Container c;         // guarded by Impl::mu
+  uint64_t exits = 0;  // bumped at every exit (wait next-exit)
   bool removed = false;
   bool monitored = false;
   // docker run attaches before it starts: start waits (briefly) for attach calls that arrived
@@ -34,8 +34,8 @@ struct ExecEntry {
 
 struct Engine::Impl {
   Engine* engine = nullptr;
-  std::mutex mu;                  // the table and every Entry::c
-  std::condition_variable cv;     // any state change
+  std::mutex mu;               // the table and every Entry::c
+  std::condition_variable cv;  // any state change
   std::map<std::string, std::shared_ptr<Entry>> by_id;
   std::map<std::string, std::string> names;  // "/name" -> id
   std::map<std::string, std::shared_ptr<ExecEntry>> execs;
@@ -48,7 +48,10 @@ struct Engine::Impl {
   std::string container_dir(const std::string& id) const;  // data: logs, hosts files
   std::string bundle_dir(const std::string& id) const;     // exec root: config.json, rootfs
   std::string rootfs_dir(const std::string& id) const { return bundle_dir(id) + "/rootfs"; }
-  std::string shim_dir(const std::string& id) const { return bundle_dir(id) + "/shim"; }
+  // Short on purpose: the shim's socket lives here and unix socket paths end at 108 bytes.
+  std::string shim_dir(const std::string& id) const {
+    return engine->opts_.exec_root + "/s/" + id.substr(0, 24);
+  }
   std::string log_path(const std::string& id) const;
 
   // Lookup by full id, name, or unique id prefix. NotFound "No such container: <ref>".
@@ -57,8 +60,8 @@ struct Engine::Impl {
   void publish(const Container& c, const std::string& action,
                std::map<std::string, std::string> extra = {});
 
-  Result<> ensure_rootfs(Entry& e);    // mounts the container's snapshot (caller holds e.op)
-  void release_rootfs(Entry& e);       // unmounts it when the container does not run
+  Result<> ensure_rootfs(Entry& e);  // mounts the container's snapshot (caller holds e.op)
+  void release_rootfs(Entry& e);     // unmounts it when the container does not run
   Result<> start_locked(const std::shared_ptr<Entry>& e);
   void monitor(const std::shared_ptr<Entry>& e);  // starts the thread waiting on the shim
   void on_exit(const std::shared_ptr<Entry>& e, int code, bool oom, const std::string& finished);

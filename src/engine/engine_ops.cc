@@ -68,12 +68,20 @@ Result<Json> Engine::stats(const std::string& ref) {
   }
   if (out.is_null()) {
     // A stopped container: docker sends zeroed stats.
-    out = {{"read", "0001-01-01T00:00:00Z"}, {"preread", "0001-01-01T00:00:00Z"},
-           {"pids_stats", Json::object()}, {"blkio_stats", Json::object()},
-           {"num_procs", 0}, {"storage_stats", Json::object()},
-           {"cpu_stats", {{"cpu_usage", {{"total_usage", 0}, {"usage_in_kernelmode", 0}, {"usage_in_usermode", 0}}}, {"throttling_data", {{"periods", 0}, {"throttled_periods", 0}, {"throttled_time", 0}}}}},
-           {"precpu_stats", {{"cpu_usage", {{"total_usage", 0}, {"usage_in_kernelmode", 0}, {"usage_in_usermode", 0}}}, {"throttling_data", {{"periods", 0}, {"throttled_periods", 0}, {"throttled_time", 0}}}}},
-           {"memory_stats", Json::object()}};
+    out = {
+        {"read", "0001-01-01T00:00:00Z"},
+        {"preread", "0001-01-01T00:00:00Z"},
+        {"pids_stats", Json::object()},
+        {"blkio_stats", Json::object()},
+        {"num_procs", 0},
+        {"storage_stats", Json::object()},
+        {"cpu_stats",
+         {{"cpu_usage", {{"total_usage", 0}, {"usage_in_kernelmode", 0}, {"usage_in_usermode", 0}}},
+          {"throttling_data", {{"periods", 0}, {"throttled_periods", 0}, {"throttled_time", 0}}}}},
+        {"precpu_stats",
+         {{"cpu_usage", {{"total_usage", 0}, {"usage_in_kernelmode", 0}, {"usage_in_usermode", 0}}},
+          {"throttling_data", {{"periods", 0}, {"throttled_periods", 0}, {"throttled_time", 0}}}}},
+        {"memory_stats", Json::object()}};
   }
   out["name"] = c.name;
   out["id"] = c.id;
@@ -93,7 +101,8 @@ Result<Json> Engine::prune_containers(const std::map<std::string, std::vector<st
             auto labels = e->c.config.value("Labels", Json::object());
             auto eq = v.find('=');
             std::string key = v.substr(0, eq);
-            keep |= !(labels.contains(key) && (eq == std::string::npos || labels[key] == v.substr(eq + 1)));
+            keep |= !(labels.contains(key) &&
+                      (eq == std::string::npos || labels[key] == v.substr(eq + 1)));
           } else if (k == "until") {
             keep |= rfc3339_to_ns(e->c.created) >= static_cast<int64_t>(std::stod(v) * 1e9);
           }
@@ -120,7 +129,9 @@ Result<Json> Engine::volume_create(const Json& body) {
   return v;
 }
 
-Result<Json> Engine::volume_inspect(const std::string& name) { return impl_->volumes->inspect(name); }
+Result<Json> Engine::volume_inspect(const std::string& name) {
+  return impl_->volumes->inspect(name);
+}
 
 Result<Json> Engine::volume_list(const std::map<std::string, std::vector<std::string>>& f) {
   return impl_->volumes->list(f, users_of(*impl_));
@@ -145,10 +156,16 @@ Result<Json> Engine::disk_usage() {
     int64_t shared = 0, size = img.size;
     for (const auto& p : du.images)
       if (p.id == img.id) shared = p.shared_size, size = p.size ? p.size : size;
-    imgs.push_back({{"Id", img.id}, {"ParentId", ""}, {"RepoTags", img.repo_tags},
-                    {"RepoDigests", img.repo_digests}, {"Created", img.created},
-                    {"Size", size}, {"SharedSize", shared}, {"VirtualSize", img.size},
-                    {"Labels", Json::object()}, {"Containers", count(img.id)}});
+    imgs.push_back({{"Id", img.id},
+                    {"ParentId", ""},
+                    {"RepoTags", img.repo_tags},
+                    {"RepoDigests", img.repo_digests},
+                    {"Created", img.created},
+                    {"Size", size},
+                    {"SharedSize", shared},
+                    {"VirtualSize", img.size},
+                    {"Labels", Json::object()},
+                    {"Containers", count(img.id)}});
   }
   Json containers = Json::array();
   std::vector<Container> all;
@@ -160,13 +177,19 @@ Result<Json> Engine::disk_usage() {
     auto used = images_->snapshotter().active_usage(c.id);
     std::string cmd = c.path;
     for (const auto& a : c.args) cmd += " " + a;
-    containers.push_back({{"Id", c.id}, {"Names", {c.name}}, {"Image", c.image_ref},
-                          {"ImageID", c.image_id}, {"Command", cmd},
+    containers.push_back({{"Id", c.id},
+                          {"Names", {c.name}},
+                          {"Image", c.image_ref},
+                          {"ImageID", c.image_id},
+                          {"Command", cmd},
                           {"Created", rfc3339_to_ns(c.created) / 1000000000},
-                          {"SizeRw", used ? *used : 0}, {"SizeRootFs", used ? *used : 0},
+                          {"SizeRw", used ? *used : 0},
+                          {"SizeRootFs", used ? *used : 0},
                           {"Labels", c.config.value("Labels", Json::object())},
-                          {"State", state_name(c.state)}, {"Status", ""},
-                          {"Mounts", Json::array()}, {"Ports", Json::array()}});
+                          {"State", state_name(c.state)},
+                          {"Status", ""},
+                          {"Mounts", Json::array()},
+                          {"Ports", Json::array()}});
   }
   ASSIGN_OR_RETURN(Json vols, impl_->volumes->usage(users_of(*impl_)));
   return Json{{"LayersSize", du.layers_size},

@@ -19,7 +19,8 @@ Result<std::string> Engine::exec_create(const std::string& ref, const Json& body
     return make_error(ErrorCode::kInvalidArgument, "No exec command specified");
   std::lock_guard lock(impl_->mu);
   if (e->c.state == State::kPaused)
-    return make_error(ErrorCode::kConflict, "Container " + e->c.id + " is paused, unpause the container before exec");
+    return make_error(ErrorCode::kConflict,
+                      "Container " + e->c.id + " is paused, unpause the container before exec");
   if (!e->c.running() || e->c.state == State::kRestarting)
     return make_error(ErrorCode::kConflict, "Container " + e->c.id + " is not running");
   auto x = std::make_shared<ExecEntry>();
@@ -27,19 +28,19 @@ Result<std::string> Engine::exec_create(const std::string& ref, const Json& body
   x->e.container_id = e->c.id;
   x->e.config = body;
   impl_->execs[x->e.id] = x;
-  impl_->publish(e->c, "exec_create: " + [&] {
-    std::string s;
-    for (const auto& a : body["Cmd"]) s += (s.empty() ? "" : " ") + a.get<std::string>();
-    return s;
-  }());
+  impl_->publish(
+      e->c, "exec_create: " + [&] {
+        std::string s;
+        for (const auto& a : body["Cmd"]) s += (s.empty() ? "" : " ") + a.get<std::string>();
+        return s;
+      }());
   return x->e.id;
 }
 
 static Result<std::shared_ptr<ExecEntry>> find_exec(Engine::Impl& im, const std::string& id) {
   std::lock_guard lock(im.mu);
   auto it = im.execs.find(id);
-  if (it == im.execs.end())
-    return make_error(ErrorCode::kNotFound, "No such exec instance: " + id);
+  if (it == im.execs.end()) return make_error(ErrorCode::kNotFound, "No such exec instance: " + id);
   return it->second;
 }
 
@@ -77,7 +78,8 @@ Result<UniqueFd> Engine::exec_start(const std::string& exec_id, bool detach, boo
   {
     std::lock_guard lock(impl_->mu);
     if (x->e.started)
-      return make_error(ErrorCode::kConflict, "Error: Exec command " + exec_id + " has already run");
+      return make_error(ErrorCode::kConflict,
+                        "Error: Exec command " + exec_id + " has already run");
     auto it = impl_->by_id.find(x->e.container_id);
     if (it == impl_->by_id.end() || !it->second->c.running())
       return make_error(ErrorCode::kConflict, "Container " + x->e.container_id + " is not running");
@@ -130,18 +132,26 @@ Result<UniqueFd> Engine::exec_start(const std::string& exec_id, bool detach, boo
   auto fail = [&](Error err) -> Result<UniqueFd> {
     std::lock_guard lock(impl_->mu);
     x->e.running = false;
-    x->e.exit_code = 126;
+    const std::string& m = err.message();
+    x->e.exit_code =
+        m.find("not found") != std::string::npos || m.find("no such file") != std::string::npos
+            ? 127
+            : 126;
     return std::unexpected(std::move(err));
   };
   auto client = shim::Client::connect(impl_->shim_dir(c.id));
   if (!client) return fail(client.error());
   auto fd = client->exec(req);
   if (!fd) return fail(fd.error());
-  impl_->publish(c, "exec_start: " + [&] {
-    std::string s;
-    for (const auto& a : cfg["Cmd"]) s += (s.empty() ? "" : " ") + a.get<std::string>();
-    return s;
-  }(), {{"execID", exec_id}});
+  impl_->publish(c,
+                 "exec_start: " +
+                     [&] {
+                       std::string s;
+                       for (const auto& a : cfg["Cmd"])
+                         s += (s.empty() ? "" : " ") + a.get<std::string>();
+                       return s;
+                     }(),
+                 {{"execID", exec_id}});
   return std::move(*fd);
 }
 
@@ -172,17 +182,19 @@ Result<UniqueFd> Engine::attach(const std::string& ref, bool stdin, bool stdout,
     if (!ready || e->removed || (!e->shim_created && !e->c.running())) {
       --e->pending_attach;
       impl_->cv.notify_all();
-      return make_error(ErrorCode::kConflict, "You cannot attach to a stopped container, start it first");
+      return make_error(ErrorCode::kConflict,
+                        "You cannot attach to a stopped container, start it first");
     }
   } else {
     ++e->pending_attach;
   }
   std::string dir = impl_->shim_dir(e->c.id);
   lock.unlock();
-  shim::AttachRequest req{.stdin = stdin, .stdout = stdout, .stderr = stderr, .logs = logs,
-                          .detach_keys = detach_keys};
+  shim::AttachRequest req{
+      .stdin = stdin, .stdout = stdout, .stderr = stderr, .logs = logs, .detach_keys = detach_keys};
   auto client = shim::Client::connect(dir);
-  Result<UniqueFd> fd = client ? client->attach(req) : Result<UniqueFd>(std::unexpected(client.error()));
+  Result<UniqueFd> fd =
+      client ? client->attach(req) : Result<UniqueFd>(std::unexpected(client.error()));
   lock.lock();
   --e->pending_attach;
   impl_->cv.notify_all();
@@ -192,10 +204,10 @@ Result<UniqueFd> Engine::attach(const std::string& ref, bool stdin, bool stdout,
   return std::move(*fd);
 }
 
-Result<> Engine::logs(const std::string& ref, const LogsOptions& o,
-                      const std::function<bool(const std::string&, const std::string&,
-                                               const std::string&)>& emit,
-                      const std::function<bool()>& cancelled) {
+Result<> Engine::logs(
+    const std::string& ref, const LogsOptions& o,
+    const std::function<bool(const std::string&, const std::string&, const std::string&)>& emit,
+    const std::function<bool()>& cancelled) {
   ASSIGN_OR_RETURN(auto e, impl_->find(ref));
   Container c;
   {
@@ -206,9 +218,10 @@ Result<> Engine::logs(const std::string& ref, const LogsOptions& o,
   if (lc.value("Type", "json-file") == "none")
     return make_error(ErrorCode::kInvalidArgument,
                       "configured logging driver does not support reading");
-  int max_file = std::max(1, atoi(lc.value("Config", Json::object()).value("max-file", "1").c_str()));
-  shim::LogReadOptions ro{.tail = o.tail, .since_ns = o.since_ns, .until_ns = o.until_ns,
-                          .follow = o.follow};
+  int max_file =
+      std::max(1, atoi(lc.value("Config", Json::object()).value("max-file", "1").c_str()));
+  shim::LogReadOptions ro{
+      .tail = o.tail, .since_ns = o.since_ns, .until_ns = o.until_ns, .follow = o.follow};
   auto should_stop = [&] {
     if (cancelled && cancelled()) return true;
     std::lock_guard lock(impl_->mu);

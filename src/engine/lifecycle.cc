@@ -7,8 +7,8 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
-#include <sys/stat.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -74,7 +74,8 @@ Result<> Engine::Impl::ensure_rootfs(Entry& e) {
   std::string target = rootfs_dir(e.c.id);
   if (e.c.rootfs_mounted) {
     // After a reboot (exec root is tmpfs) the record may claim a mount that is gone.
-    struct stat a {}, b {};
+    struct stat a {
+    }, b{};
     if (::stat(target.c_str(), &a) == 0 && ::stat(bundle_dir(e.c.id).c_str(), &b) == 0 &&
         a.st_dev != b.st_dev)
       return {};
@@ -189,8 +190,8 @@ void Engine::Impl::monitor(const std::shared_ptr<Entry>& e) {
     bool oom = false;
     std::string finished;
     auto client = shim::Client::connect(dir);
-    Result<shim::ExitStatus> st = client ? client->wait()
-                                         : Result<shim::ExitStatus>(std::unexpected(client.error()));
+    Result<shim::ExitStatus> st =
+        client ? client->wait() : Result<shim::ExitStatus>(std::unexpected(client.error()));
     if (!st) st = shim::read_exit_file(dir);
     if (st) {
       code = st->exit_code;
@@ -224,9 +225,12 @@ void Engine::Impl::on_exit(const std::shared_ptr<Entry>& e, int code, bool oom,
     ++e->exits;
     std::string policy = restart_policy(e->c);
     if (!e->c.manually_stopped && !stopping) {
-      int max = e->c.host_config.value("RestartPolicy", Json::object()).value("MaximumRetryCount", 0);
-      if (policy == "always" || policy == "unless-stopped") restart = true;
-      else if (policy == "on-failure" && code != 0) restart = max <= 0 || e->c.restart_count < max;
+      int max =
+          e->c.host_config.value("RestartPolicy", Json::object()).value("MaximumRetryCount", 0);
+      if (policy == "always" || policy == "unless-stopped")
+        restart = true;
+      else if (policy == "on-failure" && code != 0)
+        restart = max <= 0 || e->c.restart_count < max;
     }
     auto_remove = e->c.host_config.value("AutoRemove", false) && !restart;
     if (restart) {
@@ -281,12 +285,22 @@ Result<bool> Engine::start(const std::string& ref) {
     std::lock_guard lock(impl_->mu);
     if (e->removed) return make_error(ErrorCode::kNotFound, "No such container: " + ref);
     if (e->c.state == State::kPaused)
-      return make_error(ErrorCode::kConflict, "cannot start a paused container, try unpause instead");
+      return make_error(ErrorCode::kConflict,
+                        "cannot start a paused container, try unpause instead");
     if (e->c.state == State::kRunning) return false;
     e->c.manually_stopped = false;
     if (e->c.state == State::kRestarting) e->c.state = State::kExited;
   }
-  TRY(impl_->start_locked(e));
+  if (auto r = impl_->start_locked(e); !r) {
+    // docker removes an AutoRemove container whose start failed (docker run --rm waits for it).
+    bool auto_remove;
+    {
+      std::lock_guard lock(impl_->mu);
+      auto_remove = e->c.host_config.value("AutoRemove", false);
+    }
+    if (auto_remove) (void)impl_->remove_locked(e, true);
+    return std::unexpected(r.error());
+  }
   return true;
 }
 
@@ -328,13 +342,15 @@ Result<bool> Engine::stop(const std::string& ref, std::optional<int> timeout_s,
   }
   {
     std::unique_lock lock(impl_->mu);
-    if (timeout < 0) impl_->cv.wait(lock, exited);
+    if (timeout < 0)
+      impl_->cv.wait(lock, exited);
     else if (!impl_->cv.wait_for(lock, std::chrono::seconds(timeout), exited)) {
       lock.unlock();
       if (client) (void)client->kill(SIGKILL, true);
       lock.lock();
       if (!impl_->cv.wait_for(lock, 30s, exited))
-        return make_error(ErrorCode::kInternal, "container " + e->c.id + " did not exit after SIGKILL");
+        return make_error(ErrorCode::kInternal,
+                          "container " + e->c.id + " did not exit after SIGKILL");
     }
   }
   impl_->publish(e->c, "stop");
@@ -424,6 +440,7 @@ Result<> Engine::Impl::remove_locked(const std::shared_ptr<Entry>& e, bool remov
   (void)engine->images_->snapshotter().unmount(rootfs_dir(c.id));
   TRY(engine->images_->snapshotter().remove(c.id));
   (void)remove_all(bundle_dir(c.id));
+  (void)remove_all(shim_dir(c.id));
   (void)remove_all(container_dir(c.id));
   {
     std::lock_guard lock(mu);
@@ -437,7 +454,8 @@ Result<> Engine::Impl::remove_locked(const std::shared_ptr<Entry>& e, bool remov
   cv.notify_all();
   if (remove_volumes)
     for (const auto& m : c.mounts)
-      if (m.type == "volume" && volumes->is_anonymous(m.name)) (void)volumes->remove(m.name, false, nullptr);
+      if (m.type == "volume" && volumes->is_anonymous(m.name))
+        (void)volumes->remove(m.name, false, nullptr);
   publish(c, "destroy");
   return {};
 }
@@ -449,10 +467,12 @@ Result<> Engine::remove(const std::string& ref, bool force, bool remove_volumes)
     if (e->c.running() && e->c.state != State::kRestarting && !force) {
       if (e->c.state == State::kPaused)
         return make_error(ErrorCode::kConflict,
-                          "cannot remove container \"" + e->c.name + "\": container is paused and must be unpaused first");
-      return make_error(ErrorCode::kConflict,
-                        "cannot remove container \"" + e->c.name +
-                            "\": container is running: stop the container before removing or force remove");
+                          "cannot remove container \"" + e->c.name +
+                              "\": container is paused and must be unpaused first");
+      return make_error(
+          ErrorCode::kConflict,
+          "cannot remove container \"" + e->c.name +
+              "\": container is running: stop the container before removing or force remove");
     }
   }
   if (force) {
@@ -481,19 +501,24 @@ Result<> Engine::rename(const std::string& ref, const std::string& new_name_in) 
   ASSIGN_OR_RETURN(auto e, impl_->find(ref));
   std::string nn = new_name_in.starts_with("/") ? new_name_in : "/" + new_name_in;
   if (nn.size() < 3 || !isalnum(static_cast<unsigned char>(nn[1])))
-    return make_error(ErrorCode::kInvalidArgument,
-                      "Invalid container name (" + new_name_in + "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "Invalid container name (" + new_name_in + "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
   for (char ch : nn.substr(1))
     if (!isalnum(static_cast<unsigned char>(ch)) && ch != '_' && ch != '.' && ch != '-')
       return make_error(ErrorCode::kInvalidArgument,
-                        "Invalid container name (" + new_name_in + "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+                        "Invalid container name (" + new_name_in +
+                            "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
   std::lock_guard lock(impl_->mu);
   if (e->c.name == nn)
-    return make_error(ErrorCode::kInvalidArgument, "Renaming a container with the same name as its current name");
+    return make_error(ErrorCode::kInvalidArgument,
+                      "Renaming a container with the same name as its current name");
   if (auto it = impl_->names.find(nn); it != impl_->names.end())
-    return make_error(ErrorCode::kConflict, "Conflict. The container name \"" + nn +
-                                                "\" is already in use by container \"" + it->second +
-                                                "\". You have to remove (or rename) that container to be able to reuse that name.");
+    return make_error(
+        ErrorCode::kConflict,
+        "Conflict. The container name \"" + nn + "\" is already in use by container \"" +
+            it->second +
+            "\". You have to remove (or rename) that container to be able to reuse that name.");
   std::string old = e->c.name;
   impl_->names.erase(old);
   e->c.name = nn;
@@ -513,17 +538,20 @@ Result<std::vector<std::string>> Engine::update(const std::string& ref, const Js
     hc = e->c.host_config;
     running = e->c.running();
   }
-  for (const char* k : {"Memory", "MemorySwap", "MemoryReservation", "NanoCpus", "CpuShares",
-                        "CpuQuota", "CpuPeriod", "CpusetCpus", "CpusetMems", "PidsLimit",
-                        "BlkioWeight", "KernelMemory"})
+  for (const char* k :
+       {"Memory", "MemorySwap", "MemoryReservation", "NanoCpus", "CpuShares", "CpuQuota",
+        "CpuPeriod", "CpusetCpus", "CpusetMems", "PidsLimit", "BlkioWeight", "KernelMemory"})
     if (body.contains(k) && !body[k].is_null()) {
-      if (body[k].is_number() && body[k].get<int64_t>() == 0 && std::string(k) != "PidsLimit") continue;
+      if (body[k].is_number() && body[k].get<int64_t>() == 0 && std::string(k) != "PidsLimit")
+        continue;
       hc[k] = body[k];
     }
   if (body.contains("RestartPolicy") && body["RestartPolicy"].is_object() &&
       !body["RestartPolicy"].value("Name", "").empty()) {
     if (hc.value("AutoRemove", false) && body["RestartPolicy"].value("Name", "") != "no")
-      return make_error(ErrorCode::kInvalidArgument, "Restart policy cannot be updated because AutoRemove is enabled for the container");
+      return make_error(
+          ErrorCode::kInvalidArgument,
+          "Restart policy cannot be updated because AutoRemove is enabled for the container");
     hc["RestartPolicy"] = body["RestartPolicy"];
   }
   if (running) {
@@ -533,7 +561,9 @@ Result<std::vector<std::string>> Engine::update(const std::string& ref, const Js
       tmp = e->c;
     }
     tmp.host_config = hc;
-    SpecInputs in{.container = &tmp, .rootfs = impl_->rootfs_dir(tmp.id), .container_dir = impl_->container_dir(tmp.id),
+    SpecInputs in{.container = &tmp,
+                  .rootfs = impl_->rootfs_dir(tmp.id),
+                  .container_dir = impl_->container_dir(tmp.id),
                   .cgroups_path = opts_.cgroup_parent + "/" + tmp.id};
     // Only linux.resources is used; build it through the same conversion as create.
     tmp.config["Cmd"] = Json::array({"true"});
@@ -555,7 +585,8 @@ Result<std::vector<std::string>> Engine::update(const std::string& ref, const Js
 Result<Engine::WaitResult> Engine::wait(const std::string& ref, const std::string& condition,
                                         const std::function<bool()>& cancelled) {
   ASSIGN_OR_RETURN(auto e, impl_->find(ref));
-  if (!condition.empty() && condition != "not-running" && condition != "next-exit" && condition != "removed")
+  if (!condition.empty() && condition != "not-running" && condition != "next-exit" &&
+      condition != "removed")
     return make_error(ErrorCode::kInvalidArgument, "invalid condition: \"" + condition + "\"");
   std::unique_lock lock(impl_->mu);
   uint64_t exits = e->exits;

@@ -20,20 +20,52 @@ namespace {
 using json::Json;
 
 const std::vector<std::string> kDefaultCaps = {
-    "CAP_CHOWN",  "CAP_DAC_OVERRIDE",     "CAP_FSETID",     "CAP_FOWNER",  "CAP_MKNOD",
-    "CAP_NET_RAW", "CAP_SETGID",          "CAP_SETUID",     "CAP_SETFCAP", "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL",   "CAP_AUDIT_WRITE"};
+    "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
+    "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
+    "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+    "CAP_KILL",    "CAP_AUDIT_WRITE"};
 
-const std::vector<std::string> kAllCaps = {
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
-    "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE"};
+const std::vector<std::string> kAllCaps = {"CAP_CHOWN",
+                                           "CAP_DAC_OVERRIDE",
+                                           "CAP_DAC_READ_SEARCH",
+                                           "CAP_FOWNER",
+                                           "CAP_FSETID",
+                                           "CAP_KILL",
+                                           "CAP_SETGID",
+                                           "CAP_SETUID",
+                                           "CAP_SETPCAP",
+                                           "CAP_LINUX_IMMUTABLE",
+                                           "CAP_NET_BIND_SERVICE",
+                                           "CAP_NET_BROADCAST",
+                                           "CAP_NET_ADMIN",
+                                           "CAP_NET_RAW",
+                                           "CAP_IPC_LOCK",
+                                           "CAP_IPC_OWNER",
+                                           "CAP_SYS_MODULE",
+                                           "CAP_SYS_RAWIO",
+                                           "CAP_SYS_CHROOT",
+                                           "CAP_SYS_PTRACE",
+                                           "CAP_SYS_PACCT",
+                                           "CAP_SYS_ADMIN",
+                                           "CAP_SYS_BOOT",
+                                           "CAP_SYS_NICE",
+                                           "CAP_SYS_RESOURCE",
+                                           "CAP_SYS_TIME",
+                                           "CAP_SYS_TTY_CONFIG",
+                                           "CAP_MKNOD",
+                                           "CAP_LEASE",
+                                           "CAP_AUDIT_WRITE",
+                                           "CAP_AUDIT_CONTROL",
+                                           "CAP_SETFCAP",
+                                           "CAP_MAC_OVERRIDE",
+                                           "CAP_MAC_ADMIN",
+                                           "CAP_SYSLOG",
+                                           "CAP_WAKE_ALARM",
+                                           "CAP_BLOCK_SUSPEND",
+                                           "CAP_AUDIT_READ",
+                                           "CAP_PERFMON",
+                                           "CAP_BPF",
+                                           "CAP_CHECKPOINT_RESTORE"};
 
 const char* kDefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -173,8 +205,8 @@ Result<int> parse_signal(const std::string& s) {
 std::vector<std::string> effective_argv(const Json& config, const Json& image_config) {
   const Json& ic = image_config.is_object() ? image_config : Json::object();
   bool has_ep = config.contains("Entrypoint") && config["Entrypoint"].is_array();
-  std::vector<std::string> ep = has_ep ? strings_of(config["Entrypoint"])
-                                       : strings_of(ic.value("Entrypoint", Json::array()));
+  std::vector<std::string> ep =
+      has_ep ? strings_of(config["Entrypoint"]) : strings_of(ic.value("Entrypoint", Json::array()));
   std::vector<std::string> cmd;
   if (config.contains("Cmd") && config["Cmd"].is_array() && !config["Cmd"].empty())
     cmd = strings_of(config["Cmd"]);
@@ -197,7 +229,8 @@ std::vector<std::string> effective_env(const Json& config, const Json& image_con
   if (image_config.is_object())
     for (const auto& kv : strings_of(image_config.value("Env", Json::array()))) set(kv);
   for (const auto& kv : strings_of(config.value("Env", Json::array()))) set(kv);
-  bool has_path = std::any_of(env.begin(), env.end(), [](auto& e) { return starts_with(e, "PATH="); });
+  bool has_path =
+      std::any_of(env.begin(), env.end(), [](auto& e) { return starts_with(e, "PATH="); });
   if (!has_path) env.insert(env.begin(), kDefaultPath);
   return env;
 }
@@ -236,40 +269,44 @@ Result<Json> build_spec(const SpecInputs& in) {
   const bool privileged = hc.value("Privileged", false);
 
   auto argv = effective_argv(cfg, ic);
-  if (argv.empty())
-    return make_error(ErrorCode::kInvalidArgument, "no command specified");
+  if (argv.empty()) return make_error(ErrorCode::kInvalidArgument, "no command specified");
   std::string hostname = cfg.value("Hostname", "");
   if (hostname.empty()) hostname = c.short_id();
   auto env = effective_env(cfg, ic);
   if (std::none_of(env.begin(), env.end(), [](auto& e) { return starts_with(e, "HOSTNAME="); }))
     env.push_back("HOSTNAME=" + hostname);
-  if (c.tty() && std::none_of(env.begin(), env.end(), [](auto& e) { return starts_with(e, "TERM="); }))
+  if (c.tty() &&
+      std::none_of(env.begin(), env.end(), [](auto& e) { return starts_with(e, "TERM="); }))
     env.push_back("TERM=xterm");
 
   std::string user = cfg.value("User", "");
   if (user.empty()) user = ic.value("User", "");
-  ASSIGN_OR_RETURN(auto ids, resolve_user(in.rootfs, user, strings_of(hc.value("GroupAdd", Json::array()))));
+  ASSIGN_OR_RETURN(auto ids,
+                   resolve_user(in.rootfs, user, strings_of(hc.value("GroupAdd", Json::array()))));
   std::string cwd = cfg.value("WorkingDir", "");
   if (cwd.empty()) cwd = ic.value("WorkingDir", "");
   if (cwd.empty()) cwd = "/";
 
-  if (hc.value("Init", false) && !in.init_path.empty()) argv.insert(argv.begin(), {"/sbin/docker-init", "--"});
+  if (hc.value("Init", false) && !in.init_path.empty())
+    argv.insert(argv.begin(), {"/sbin/docker-init", "--"});
 
   ASSIGN_OR_RETURN(auto caps, capabilities(hc));
   Json jcaps = caps;
-  Json process = {{"terminal", c.tty()},
-                  {"user", {{"uid", ids.uid}, {"gid", ids.gid}}},
-                  {"args", argv},
-                  {"env", env},
-                  {"cwd", cwd},
-                  {"capabilities",
-                   {{"bounding", jcaps}, {"effective", jcaps}, {"permitted", jcaps}}},
-                  {"rlimits", rlimits(hc)}};
+  Json process = {
+      {"terminal", c.tty()},
+      {"user", {{"uid", ids.uid}, {"gid", ids.gid}}},
+      {"args", argv},
+      {"env", env},
+      {"cwd", cwd},
+      {"capabilities", {{"bounding", jcaps}, {"effective", jcaps}, {"permitted", jcaps}}},
+      {"rlimits", rlimits(hc)}};
   if (!ids.additional_gids.empty()) process["user"]["additionalGids"] = ids.additional_gids;
   for (const auto& opt : strings_of(hc.value("SecurityOpt", Json::array())))
-    if (opt == "no-new-privileges" || opt == "no-new-privileges:true" || opt == "no-new-privileges=true")
+    if (opt == "no-new-privileges" || opt == "no-new-privileges:true" ||
+        opt == "no-new-privileges=true")
       process["noNewPrivileges"] = true;
-  if (hc.contains("OomScoreAdj") && hc["OomScoreAdj"].is_number_integer() && hc["OomScoreAdj"].get<int>() != 0)
+  if (hc.contains("OomScoreAdj") && hc["OomScoreAdj"].is_number_integer() &&
+      hc["OomScoreAdj"].get<int>() != 0)
     process["oomScoreAdj"] = hc["OomScoreAdj"];
   if (c.tty()) {
     auto cs = hc.value("ConsoleSize", Json::array());
@@ -278,17 +315,38 @@ Result<Json> build_spec(const SpecInputs& in) {
   }
 
   Json mounts = Json::array({
-      {{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}, {"options", {"nosuid", "noexec", "nodev"}}},
-      {{"destination", "/dev"}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", {"nosuid", "strictatime", "mode=755", "size=65536k"}}},
-      {{"destination", "/dev/pts"}, {"type", "devpts"}, {"source", "devpts"}, {"options", {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}}},
-      {{"destination", "/sys"}, {"type", "sysfs"}, {"source", "sysfs"}, {"options", {"nosuid", "noexec", "nodev", privileged ? "rw" : "ro"}}},
-      {{"destination", "/sys/fs/cgroup"}, {"type", "cgroup"}, {"source", "cgroup"}, {"options", {"nosuid", "noexec", "nodev", "relatime", privileged ? "rw" : "ro"}}},
-      {{"destination", "/dev/mqueue"}, {"type", "mqueue"}, {"source", "mqueue"}, {"options", {"nosuid", "noexec", "nodev"}}},
+      {{"destination", "/proc"},
+       {"type", "proc"},
+       {"source", "proc"},
+       {"options", {"nosuid", "noexec", "nodev"}}},
+      {{"destination", "/dev"},
+       {"type", "tmpfs"},
+       {"source", "tmpfs"},
+       {"options", {"nosuid", "strictatime", "mode=755", "size=65536k"}}},
+      {{"destination", "/dev/pts"},
+       {"type", "devpts"},
+       {"source", "devpts"},
+       {"options", {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}}},
+      {{"destination", "/sys"},
+       {"type", "sysfs"},
+       {"source", "sysfs"},
+       {"options", {"nosuid", "noexec", "nodev", privileged ? "rw" : "ro"}}},
+      {{"destination", "/sys/fs/cgroup"},
+       {"type", "cgroup"},
+       {"source", "cgroup"},
+       {"options", {"nosuid", "noexec", "nodev", "relatime", privileged ? "rw" : "ro"}}},
+      {{"destination", "/dev/mqueue"},
+       {"type", "mqueue"},
+       {"source", "mqueue"},
+       {"options", {"nosuid", "noexec", "nodev"}}},
   });
   int64_t shm = hc.value("ShmSize", int64_t{0});
   if (shm <= 0) shm = 64 << 20;
-  mounts.push_back({{"destination", "/dev/shm"}, {"type", "tmpfs"}, {"source", "shm"},
-                    {"options", {"nosuid", "noexec", "nodev", "mode=1777", "size=" + std::to_string(shm)}}});
+  mounts.push_back(
+      {{"destination", "/dev/shm"},
+       {"type", "tmpfs"},
+       {"source", "shm"},
+       {"options", {"nosuid", "noexec", "nodev", "mode=1777", "size=" + std::to_string(shm)}}});
 
   // User mounts: binds, volumes and tmpfs, in docker's order (sorted by destination depth so that
   // parents mount first).
@@ -300,19 +358,24 @@ Result<Json> build_spec(const SpecInputs& in) {
       Json opts = Json::array({"nosuid", "nodev", "noexec"});
       for (const auto& o : split(m.mode, ','))
         if (!o.empty()) opts.push_back(o);
-      user_mounts.push_back({{"destination", m.destination}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", opts}});
+      user_mounts.push_back({{"destination", m.destination},
+                             {"type", "tmpfs"},
+                             {"source", "tmpfs"},
+                             {"options", opts}});
     } else {
-      user_mounts.push_back(bind_mount(m.source, m.destination, !m.rw, m.propagation.empty() ? "rprivate" : m.propagation));
+      user_mounts.push_back(bind_mount(m.source, m.destination, !m.rw,
+                                       m.propagation.empty() ? "rprivate" : m.propagation));
     }
   }
-  for (const auto& [k, v] : hc.value("Tmpfs", Json::object()).items()) {
+  for (const Json obj_k = hc.value("Tmpfs", Json::object()); const auto& [k, v] : obj_k.items()) {
     if (user_dests.count(k)) continue;
     user_dests.insert(k);
     Json opts = Json::array({"nosuid", "nodev", "noexec"});
     if (v.is_string())
       for (const auto& o : split(v.get<std::string>(), ','))
         if (!o.empty()) opts.push_back(o);
-    user_mounts.push_back({{"destination", k}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", opts}});
+    user_mounts.push_back(
+        {{"destination", k}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", opts}});
   }
   std::stable_sort(user_mounts.begin(), user_mounts.end(), [](const Json& a, const Json& b) {
     auto da = a["destination"].get<std::string>(), db = b["destination"].get<std::string>();
@@ -326,22 +389,28 @@ Result<Json> build_spec(const SpecInputs& in) {
   for (auto& m : user_mounts) mounts.push_back(std::move(m));
 
   std::string net = hc.value("NetworkMode", "");
-  Json namespaces = Json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}});
+  Json namespaces =
+      Json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}});
   if (net != "host") namespaces.push_back({{"type", "network"}});
   ASSIGN_OR_RETURN(Json res, resources(hc));
-  Json linux_ = {{"namespaces", namespaces},
-                 {"resources", res},
-                 {"cgroupsPath", in.cgroups_path}};
+  Json linux_ = {{"namespaces", namespaces}, {"resources", res}, {"cgroupsPath", in.cgroups_path}};
   if (!privileged) {
-    linux_["maskedPaths"] = {"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys",
-                             "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-                             "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+    linux_["maskedPaths"] = {"/proc/asound",
+                             "/proc/acpi",
+                             "/proc/kcore",
+                             "/proc/keys",
+                             "/proc/latency_stats",
+                             "/proc/timer_list",
+                             "/proc/timer_stats",
+                             "/proc/sched_debug",
+                             "/proc/scsi",
+                             "/sys/firmware",
                              "/sys/devices/virtual/powercap"};
     linux_["readonlyPaths"] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
                                "/proc/sysrq-trigger"};
   }
   Json sysctl = Json::object();
-  for (const auto& [k, v] : hc.value("Sysctls", Json::object()).items())
+  for (const Json obj_k = hc.value("Sysctls", Json::object()); const auto& [k, v] : obj_k.items())
     if (v.is_string()) sysctl[k] = v;
   if (!sysctl.empty()) linux_["sysctl"] = sysctl;
 
@@ -353,7 +422,7 @@ Result<Json> build_spec(const SpecInputs& in) {
   if (net != "host") spec["hostname"] = hostname;
   if (auto d = cfg.value("Domainname", ""); !d.empty() && net != "host") spec["domainname"] = d;
   Json annotations = Json::object();
-  for (const auto& [k, v] : cfg.value("Labels", Json::object()).items())
+  for (const Json obj_k = cfg.value("Labels", Json::object()); const auto& [k, v] : obj_k.items())
     if (v.is_string()) annotations[k] = v;
   if (!annotations.empty()) spec["annotations"] = annotations;
   return spec;

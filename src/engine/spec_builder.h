@@ -14,11 +14,11 @@ namespace berth::engine {
 
 struct SpecInputs {
   const Container* container = nullptr;
-  json::Json image_config;      // the image's "config" object (Env, Cmd, WorkingDir, User, ...)
-  std::string rootfs;           // mounted rootfs (user names are resolved in its /etc files)
-  std::string container_dir;    // hostname, hosts, resolv.conf live here
-  std::string cgroups_path;     // "/berth/<id>"
-  std::string init_path;        // docker-init (tini) on the host, for --init
+  json::Json image_config;    // the image's "config" object (Env, Cmd, WorkingDir, User, ...)
+  std::string rootfs;         // mounted rootfs (user names are resolved in its /etc files)
+  std::string container_dir;  // hostname, hosts, resolv.conf live here
+  std::string cgroups_path;   // "/berth/<id>"
+  std::string init_path;      // docker-init (tini) on the host, for --init
 };
 
 Result<json::Json> build_spec(const SpecInputs& in);

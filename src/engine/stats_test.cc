@@ -279,7 +279,8 @@ TEST(StatsRealCgroup, ReportsCpuMemoryAndPidsOfARealCgroup) {
   auto s = read_stats(paths, child, nullptr);
   cleanup();
   ASSERT_TRUE(s) << s.error().message();
-  EXPECT_GE((*s)["cpu_stats"]["cpu_usage"]["total_usage"].get<uint64_t>(), 150000000u);
+  EXPECT_GE((*s)["cpu_stats"]["cpu_usage"]["total_usage"].get<uint64_t>(),
+            120000000u);  // of its ~150 ms
   EXPECT_GT((*s)["cpu_stats"]["system_cpu_usage"].get<uint64_t>(), 0u);
   EXPECT_GE((*s)["cpu_stats"]["online_cpus"].get<int>(), 1);
   if (paths.contains("memory")) {

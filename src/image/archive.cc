@@ -14,6 +14,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <array>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <set>
@@ -31,9 +33,13 @@ constexpr std::string_view kWhiteoutPrefix = ".wh.";
 constexpr std::string_view kOpaqueWhiteout = ".wh..wh..opq";
 constexpr std::string_view kOverlayXattrPrefix = "trusted.overlay.";
 
-bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+bool starts_with(std::string_view s, std::string_view p) {
+  return s.substr(0, p.size()) == p;
+}
 
-std::string proc_fd_path(int dirfd, const std::string& name) { return fd_path(dirfd) + "/" + name; }
+std::string proc_fd_path(int dirfd, const std::string& name) {
+  return fd_path(dirfd) + "/" + name;
+}
 
 // Removes dirfd/name and, for a directory, everything below it; never follows symlinks.
 Result<> remove_at(int dirfd, const std::string& name) {
@@ -66,20 +72,64 @@ Result<> remove_at(int dirfd, const std::string& name) {
   return {};
 }
 
+constexpr size_t kTarBlock = 512;
+
 struct ReadContext {
   DecompressReader* reader;
   PrefetchReader* prefetch;  // set for compressed streams: inflate runs on its own thread
   std::optional<Error> error;
+  // For the end-of-archive check: the chunk handed to libarchive last (cur, valid until the next
+  // callback) and the bytes just before it (tail, at most one tar block).
+  const uint8_t* cur = nullptr;
+  size_t cur_len = 0;
+  int64_t cur_start = 0;
+  std::array<uint8_t, kTarBlock> tail{};
+  size_t tail_len = 0;
+
+  // Before asking for the next chunk (which may reuse cur's memory): tail = last block of
+  // (tail + cur), cur empty.
+  void fold() {
+    if (cur_len >= kTarBlock) {
+      std::memcpy(tail.data(), cur + cur_len - kTarBlock, kTarBlock);
+      tail_len = kTarBlock;
+    } else if (cur_len > 0) {
+      size_t keep = std::min(tail_len, kTarBlock - cur_len);
+      std::memmove(tail.data(), tail.data() + tail_len - keep, keep);
+      std::memcpy(tail.data() + keep, cur, cur_len);
+      tail_len = keep + cur_len;
+    }
+    cur_start += static_cast<int64_t>(cur_len);
+    cur = nullptr;
+    cur_len = 0;
+  }
+
+  // Whether the block ending at stream offset end is all zeros (libarchive stops right after
+  // the end-of-archive blocks, so a proper tar has one there). Unknown (not kept) counts as yes.
+  bool zero_block_before(int64_t end) const {
+    if (end < static_cast<int64_t>(kTarBlock)) return false;
+    int64_t begin = end - static_cast<int64_t>(kTarBlock);
+    int64_t tail_start = cur_start - static_cast<int64_t>(tail_len);
+    if (begin < tail_start || end > cur_start + static_cast<int64_t>(cur_len)) return true;
+    for (int64_t off = begin; off < end; ++off) {
+      uint8_t b = off < cur_start ? tail[static_cast<size_t>(off - tail_start)]
+                                  : cur[static_cast<size_t>(off - cur_start)];
+      if (b != 0) return false;
+    }
+    return true;
+  }
 };
 
 la_ssize_t read_callback(struct archive* a, void* opaque, const void** buf) {
   auto* ctx = static_cast<ReadContext*>(opaque);
+  ctx->fold();
   auto chunk = ctx->prefetch ? ctx->prefetch->next() : ctx->reader->next();
   if (!chunk) {
     archive_set_error(a, EIO, "%s", chunk.error().message().c_str());
     ctx->error = chunk.error();
     return -1;
   }
+  ctx->cur = chunk->data();
+  ctx->cur_len = chunk->size();
   *buf = chunk->data();
   return static_cast<la_ssize_t>(chunk->size());
 }
@@ -415,13 +465,17 @@ Result<> Unpacker::entry(struct archive* a, struct archive_entry* e) {
   if (opts_.whiteouts == Whiteouts::kApply) unpacked_.insert(rel);
   if (is_hardlink) return make_hardlink(e, p, name, rel);
   switch (type) {
-    case AE_IFREG: return write_file(a, e, p, name, rel);
-    case AE_IFDIR: return make_dir(e, p, name, rel);
+    case AE_IFREG:
+      return write_file(a, e, p, name, rel);
+    case AE_IFDIR:
+      return make_dir(e, p, name, rel);
     case AE_IFLNK:
     case AE_IFCHR:
     case AE_IFBLK:
-    case AE_IFIFO: return make_special(e, p, name, rel);
-    default: return make_error(ErrorCode::kInvalidArgument, "unsupported entry type");
+    case AE_IFIFO:
+      return make_special(e, p, name, rel);
+    default:
+      return make_error(ErrorCode::kInvalidArgument, "unsupported entry type");
   }
 }
 
@@ -479,9 +533,14 @@ Result<UnpackResult> unpack_tar(int fd, const std::string& dest, const UnpackOpt
     if (!done) {
       const char* n = archive_entry_pathname(e);
       if (ctx.error) return std::unexpected(ctx.error->wrap("reading layer"));
-      return std::unexpected(std::move(done).error().wrap("layer entry " + std::string(n ? n : "")));
+      return std::unexpected(
+          std::move(done).error().wrap("layer entry " + std::string(n ? n : "")));
     }
   }
+  // A stream cut at an entry boundary parses cleanly: only the end-of-archive blocks tell.
+  if (!ctx.zero_block_before(archive_filter_bytes(a.get(), 0)))
+    return make_error(ErrorCode::kInvalidArgument,
+                      "reading layer: truncated tar stream (no end-of-archive marker)");
   TRY_CTX(prefetch ? prefetch->finish() : reader->drain(), "reading layer");
   TRY(unpacker.finish());
   UnpackResult result;

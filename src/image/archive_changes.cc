@@ -77,10 +77,9 @@ Result<> ChangeWalker::walk(int dirfd, const std::string& dir, bool hidden_below
     }
     struct stat below;
     if (!hidden_below && find_below(path, &below)) {
-      bool copied_up_dir = S_ISDIR(st.st_mode) && S_ISDIR(below.st_mode) && !opaque &&
-                           st.st_mode == below.st_mode &&
-                           st.st_mtim.tv_sec == below.st_mtim.tv_sec &&
-                           st.st_mtim.tv_nsec == below.st_mtim.tv_nsec;
+      bool copied_up_dir =
+          S_ISDIR(st.st_mode) && S_ISDIR(below.st_mode) && !opaque && st.st_mode == below.st_mode &&
+          st.st_mtim.tv_sec == below.st_mtim.tv_sec && st.st_mtim.tv_nsec == below.st_mtim.tv_nsec;
       if (!copied_up_dir) changes_[path] = Change::kModified;
     } else {
       changes_[path] = Change::kAdded;

@@ -100,13 +100,12 @@ void make_rich_tree(const std::string& src) {
   ASSERT_EQ(::truncate((src + "/data/sub/sparse").c_str(), 5 << 20), 0);
   ASSERT_EQ(::chmod((src + "/empty").c_str(), 01777), 0);
   time_t t = 1600000000;
-  for (const char* p : {"bin/su", "bin/ping", "data/f", "data/link", "data/fifo", "data/null",
-                        "data/sub/sparse"})
+  for (const char* p :
+       {"bin/su", "bin/ping", "data/f", "data/link", "data/fifo", "data/null", "data/sub/sparse"})
     set_mtime(src + "/" + p, t++);
   set_mtime(long_dir + "/" + std::string(120, 'n'), t++);
   set_mtime(long_dir, t++);
-  for (const char* p : {"data/sub", "data", "bin", "empty"})
-    set_mtime(src + "/" + p, t++);
+  for (const char* p : {"data/sub", "data", "bin", "empty"}) set_mtime(src + "/" + p, t++);
 }
 
 TEST(UnpackTar, RoundTripKeepsModesOwnersLinksXattrsAndTimes) {
@@ -114,7 +113,8 @@ TEST(UnpackTar, RoundTripKeepsModesOwnersLinksXattrsAndTimes) {
   TempDir tmp;
   make_rich_tree(tmp / "src");
   ASSERT_EQ(::mkdir((tmp / "dest").c_str(), 0755), 0);
-  auto written = tar_to_file(tmp / "src", tmp / "layer.tar.gz", {.compression = Compression::kGzip});
+  auto written =
+      tar_to_file(tmp / "src", tmp / "layer.tar.gz", {.compression = Compression::kGzip});
   ASSERT_TRUE(written) << written.error().message();
   auto unpacked = unpack_file(tmp / "layer.tar.gz", tmp / "dest", {.allow_devices = true});
   ASSERT_TRUE(unpacked) << unpacked.error().message();
@@ -189,13 +189,12 @@ TEST(WriteTar, RenameRootNamesASingleFileOrDir) {
 
 TEST(UnpackTar, ZstdAndMultiMemberGzipInputs) {
   TempDir tmp;
-  ASSERT_EQ(sh("mkdir -p " + tmp / "src && head -c 3000000 /dev/urandom > " + tmp / "src/big"),
-            0);
+  ASSERT_EQ(sh("mkdir -p " + tmp / "src && head -c 3000000 /dev/urandom > " + tmp / "src/big"), 0);
   auto plain = tar_to_file(tmp / "src", tmp / "l.tar");
   ASSERT_TRUE(plain);
   ASSERT_EQ(sh("zstd -q -c " + tmp / "l.tar" + " > " + tmp / "l.tar.zst"), 0);
-  ASSERT_EQ(sh("head -c 1000000 " + tmp / "l.tar" + " | gzip -c > " + tmp / "m.gz && tail -c +1000001 " +
-               tmp / "l.tar" + " | gzip -c >> " + tmp / "m.gz"),
+  ASSERT_EQ(sh("head -c 1000000 " + tmp / "l.tar" + " | gzip -c > " +
+               tmp / "m.gz && tail -c +1000001 " + tmp / "l.tar" + " | gzip -c >> " + tmp / "m.gz"),
             0);
   for (const char* name : {"l.tar.zst", "m.gz"}) {
     std::string dest = tmp / (std::string(name) + ".out");
@@ -227,11 +226,17 @@ TEST(UnpackTar, TruncatedOrCorruptStreamsAreErrors) {
        "gzip"},
       {"flipped.gz",
        "python3 -c \"import sys; b=bytearray(open('" + tmp / "l.gz" +
-           "','rb').read()); b[len(b)//2]^=0x55; b[len(b)//2+1]^=0x55; sys.stdout.buffer.write(b)\"",
+           "','rb').read()); b[len(b)//2]^=0x55; b[len(b)//2+1]^=0x55; "
+           "sys.stdout.buffer.write(b)\"",
        "gzip"},
       {"half.zst", "head -c " + std::to_string(zs / 2) + " " + tmp / "l.zst", "zstd"},
       {"half.tar", "head -c 150000 " + tmp / "l.tar", "layer"},
+      // Cut exactly after an entry: parses cleanly, only the missing end blocks tell.
+      {"boundary.tar", "head -c 1024 " + tmp / "small.tar", "end-of-archive"},
+      {"boundary.tar.gz", "head -c 1024 " + tmp / "small.tar" + " | gzip -c", "end-of-archive"},
+      {"empty", "true", "layer"},
   };
+  make_tar(tmp / "small.tar", "f('a', b'1')\nf('b', b'2')");
   for (const auto& c : cases) {
     ASSERT_EQ(sh(c.cmd + " > " + tmp / c.name), 0) << c.name;
     std::string dest = tmp / (c.name + ".out");
@@ -248,9 +253,9 @@ TEST(UnpackTar, TrailingGarbageAfterTheStreamIsHashedButIgnored) {
   ASSERT_EQ(sh("mkdir -p " + tmp / "src && echo hi > " + tmp / "src/f"), 0);
   auto plain = tar_to_file(tmp / "src", tmp / "l.tar");
   ASSERT_TRUE(plain);
-  ASSERT_EQ(sh("gzip -c " + tmp / "l.tar" + " > " + tmp / "l.gz && printf 'garbage!' >> " +
-               tmp / "l.gz"),
-            0);
+  ASSERT_EQ(
+      sh("gzip -c " + tmp / "l.tar" + " > " + tmp / "l.gz && printf 'garbage!' >> " + tmp / "l.gz"),
+      0);
   ASSERT_EQ(::mkdir((tmp / "dest").c_str(), 0755), 0);
   auto r = unpack_file(tmp / "l.gz", tmp / "dest");
   ASSERT_TRUE(r) << r.error().message();
@@ -267,7 +272,7 @@ class HostileTar : public ::testing::Test {
     ASSERT_EQ(sh("mkdir -p " + top_ / "dest " + top_ / "sentinel"), 0);
     write_text(top_ / "sentinel/file", "keep");
     sentinel_ = describe_tree(top_ / "sentinel");
-      ::unlink("/tmp/berth-escape-marker");
+    ::unlink("/tmp/berth-escape-marker");
   }
   void TearDown() override {
     EXPECT_EQ(describe_tree(top_ / "sentinel"), sentinel_);
@@ -283,7 +288,8 @@ class HostileTar : public ::testing::Test {
 };
 
 TEST_F(HostileTar, DotDotNamesAreCleanedIntoTheRoot) {
-  auto r = unpack("f('../../../../../../tmp/berth-escape-marker')\nf('../sentinel/file', b'pwned')");
+  auto r =
+      unpack("f('../../../../../../tmp/berth-escape-marker')\nf('../sentinel/file', b'pwned')");
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(read_text(top_ / "dest/tmp/berth-escape-marker"), "x");
   EXPECT_EQ(read_text(top_ / "dest/sentinel/file"), "pwned");
@@ -297,8 +303,9 @@ TEST_F(HostileTar, AbsoluteNamesLandInsideDest) {
 }
 
 TEST_F(HostileTar, SymlinkToRootIsNotFollowedOutOfDest) {
-  auto r = unpack("l('evil', '/')\nf('evil/tmp/berth-escape-marker')\nl('up', '../../..')\n"
-                  "f('up/tmp/berth-escape-marker2')");
+  auto r = unpack(
+      "l('evil', '/')\nf('evil/tmp/berth-escape-marker')\nl('up', '../../..')\n"
+      "f('up/tmp/berth-escape-marker2')");
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(read_text(top_ / "dest/tmp/berth-escape-marker"), "x");
   EXPECT_EQ(read_text(top_ / "dest/tmp/berth-escape-marker2"), "x");
@@ -312,8 +319,10 @@ TEST_F(HostileTar, SymlinkToRootIsNotFollowedOutOfDest) {
 }
 
 TEST_F(HostileTar, FileOverSymlinkReplacesTheLink) {
-  auto r = unpack("l('link', '" + top_ / "sentinel/file" + "')\nf('link', b'pwned')\n"
-                  "l('hl_src', '" + top_ / "sentinel/file" + "')\nh('hl', 'hl_src')\nf('hl', b'x')");
+  auto r = unpack("l('link', '" + top_ / "sentinel/file" +
+                  "')\nf('link', b'pwned')\n"
+                  "l('hl_src', '" +
+                  top_ / "sentinel/file" + "')\nh('hl', 'hl_src')\nf('hl', b'x')");
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(read_text(top_ / "dest/link"), "pwned");
   struct stat st;
@@ -344,6 +353,16 @@ TEST_F(HostileTar, DeviceNodesAreRefusedUnlessAllowed) {
   struct stat st;
   ASSERT_EQ(::lstat((top_ / "dest/pipe").c_str(), &st), 0);
   EXPECT_TRUE(S_ISFIFO(st.st_mode));
+}
+
+TEST(UnpackTar, EntryErrorInALargeCompressedStreamStopsTheReaderThread) {
+  TempDir tmp;
+  ASSERT_EQ(::mkdir((tmp / "dest").c_str(), 0755), 0);
+  make_tar(tmp / "l.tar", "c('dev', 1, 3)\nimport os\nf('big', os.urandom(8 << 20))");
+  ASSERT_EQ(sh("gzip -1 " + tmp / "l.tar"), 0);
+  auto r = unpack_file(tmp / "l.tar.gz", tmp / "dest");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(), "layer entry dev: device nodes are not allowed");
 }
 
 TEST(UnpackTar, LaterEntriesReplaceEarlierOnesAsTarDoes) {
@@ -387,10 +406,10 @@ TEST(UnpackTar, WhiteoutsBecomeOverlayWhiteouts) {
 
 TEST(UnpackTar, ApplyWhiteoutsDeleteFromDest) {
   TempDir tmp;
-  ASSERT_EQ(sh("mkdir -p " + tmp / "dest/dir/olddir " + tmp / "dest/gonedir && touch " +
-               tmp / "dest/gone " + tmp / "dest/dir/old " + tmp / "dest/gonedir/x " +
-               tmp / "dest/stay"),
-            0);
+  ASSERT_EQ(
+      sh("mkdir -p " + tmp / "dest/dir/olddir " + tmp / "dest/gonedir && touch " +
+         tmp / "dest/gone " + tmp / "dest/dir/old " + tmp / "dest/gonedir/x " + tmp / "dest/stay"),
+      0);
   make_tar(tmp / "l.tar",
            "f('.wh.gone', b'')\nf('.wh.gonedir', b'')\nd('dir')\nf('dir/new')\n"
            "f('dir/.wh..wh..opq', b'')\nf('.wh.never-there', b'')");
@@ -426,8 +445,8 @@ class OverlayUpper : public ::testing::Test {
     mounted_ = true;
     std::string m = t_ / "merged";
     ASSERT_EQ(sh("rm " + m + "/a && rm -r " + m + "/d && mkdir " + m + "/d && echo new > " + m +
-                 "/d/new && echo changed > " + m + "/keep && mkdir " + m + "/newdir && touch " +
-                 m + "/newdir/f " + m + "/etc/added"),
+                 "/d/new && echo changed > " + m + "/keep && mkdir " + m + "/newdir && touch " + m +
+                 "/newdir/f " + m + "/etc/added"),
               0);
     ASSERT_EQ(::umount2(m.c_str(), 0), 0);
     mounted_ = false;

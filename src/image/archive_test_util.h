@@ -96,8 +96,8 @@ inline std::string describe_tree(const std::string& root, bool with_dir_mtimes =
       std::string p = root + "/" + r;
       struct stat st;
       if (::lstat(p.c_str(), &st) != 0) continue;
-      std::string line = r + " mode=" + std::to_string(st.st_mode) + " uid=" +
-                         std::to_string(st.st_uid) + " gid=" + std::to_string(st.st_gid);
+      std::string line = r + " mode=" + std::to_string(st.st_mode) +
+                         " uid=" + std::to_string(st.st_uid) + " gid=" + std::to_string(st.st_gid);
       if (!S_ISDIR(st.st_mode) || with_dir_mtimes)
         line += " mtime=" + std::to_string(st.st_mtim.tv_sec);
       if (S_ISREG(st.st_mode)) {
@@ -112,8 +112,8 @@ inline std::string describe_tree(const std::string& root, bool with_dir_mtimes =
         ssize_t len = ::readlink(p.c_str(), buf, sizeof buf);
         line += " -> " + std::string(buf, len > 0 ? static_cast<size_t>(len) : 0);
       } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
-        line += " rdev=" + std::to_string(major(st.st_rdev)) + ":" +
-                std::to_string(minor(st.st_rdev));
+        line +=
+            " rdev=" + std::to_string(major(st.st_rdev)) + ":" + std::to_string(minor(st.st_rdev));
       } else if (S_ISDIR(st.st_mode)) {
         stack.push_back(r);
       }
@@ -138,6 +138,8 @@ inline std::string describe_tree(const std::string& root, bool with_dir_mtimes =
   return out;
 }
 
-inline bool is_root() { return ::geteuid() == 0; }
+inline bool is_root() {
+  return ::geteuid() == 0;
+}
 
 }  // namespace berth::image::testing

@@ -194,9 +194,8 @@ Result<CommittedInfo> OverlaySnapshotter::apply_layer(const std::string& parent,
   auto unpacked = unpack_tar(fd, tmp + "/fs");
   if (!unpacked) return std::unexpected(std::move(unpacked).error().wrap("applying layer"));
   if (!expected_diff_id.empty() && unpacked->diff_id != expected_diff_id)
-    return make_error(ErrorCode::kInvalidArgument, "applying layer: diff id " +
-                                                       unpacked->diff_id + " does not match " +
-                                                       expected_diff_id);
+    return make_error(ErrorCode::kInvalidArgument, "applying layer: diff id " + unpacked->diff_id +
+                                                       " does not match " + expected_diff_id);
   CommittedInfo info;
   info.chain_id = chain_id(parent, unpacked->diff_id);
   info.parent = parent;
@@ -235,7 +234,8 @@ Result<> OverlaySnapshotter::remove_committed(const std::string& chain_id) {
 }
 
 Result<> OverlaySnapshotter::prepare(const std::string& key, const std::string& parent) {
-  if (!valid_key(key)) return make_error(ErrorCode::kInvalidArgument, "invalid snapshot key " + key);
+  if (!valid_key(key))
+    return make_error(ErrorCode::kInvalidArgument, "invalid snapshot key " + key);
   if (!parent.empty() && !has_committed(parent))
     return make_error(ErrorCode::kNotFound, "parent snapshot " + parent + " not found");
   ASSIGN_OR_RETURN(std::string tmp, make_tmp_dir());
@@ -339,7 +339,8 @@ Result<> OverlaySnapshotter::unmount(const std::string& target) const {
 }
 
 Result<> OverlaySnapshotter::remove(const std::string& key) {
-  if (!valid_key(key)) return make_error(ErrorCode::kInvalidArgument, "invalid snapshot key " + key);
+  if (!valid_key(key))
+    return make_error(ErrorCode::kInvalidArgument, "invalid snapshot key " + key);
   ASSIGN_OR_RETURN(std::string tmp, make_tmp_dir());
   {
     std::lock_guard lock(mu_);

@@ -175,8 +175,10 @@ TEST_F(SnapshotterTest, ActiveSnapshotsLifecycle) {
 
 TEST_F(SnapshotterTest, MountedChainHidesWhiteoutsAndOpaqueDirs) {
   if (!testing::is_root()) GTEST_SKIP() << "needs root";
-  std::string l1 = make_layer(tmp_, "l1", "mkdir d && echo x > d/x && echo y > d/y && echo a > a && echo k > keep");
-  std::string l2 = make_layer(tmp_, "l2", "mkdir d && touch .wh.a d/.wh..wh..opq && echo n > d/new");
+  std::string l1 = make_layer(
+      tmp_, "l1", "mkdir d && echo x > d/x && echo y > d/y && echo a > a && echo k > keep");
+  std::string l2 =
+      make_layer(tmp_, "l2", "mkdir d && touch .wh.a d/.wh..wh..opq && echo n > d/new");
   auto c1 = apply(*snap_, "", l1);
   ASSERT_TRUE(c1) << c1.error().message();
   auto c2 = apply(*snap_, c1->chain_id, l2);
@@ -223,7 +225,8 @@ TEST_F(SnapshotterTest, HundredLayersMountBeyondAPageOfOptions) {
   std::string parent;
   for (int i = 0; i < 100; ++i) {
     std::string n = std::to_string(i);
-    std::string tar = make_layer(tmp_, "l" + n, "echo " + n + " > f" + n + " && echo " + n + " > top");
+    std::string tar =
+        make_layer(tmp_, "l" + n, "echo " + n + " > f" + n + " && echo " + n + " > top");
     auto c = apply(*snap_, parent, tar);
     ASSERT_TRUE(c) << c.error().message();
     parent = c->chain_id;

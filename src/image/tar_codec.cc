@@ -53,7 +53,8 @@ const Codecs& codecs() {
         !(resolve(z, "inflateInit2_", c.inflate_init2) && resolve(z, "inflate", c.inflate) &&
           resolve(z, "inflateReset", c.inflate_reset) && resolve(z, "inflateEnd", c.inflate_end) &&
           resolve(z, "deflateInit2_", c.deflate_init2) && resolve(z, "deflate", c.deflate) &&
-          resolve(z, "deflateEnd", c.deflate_end) && resolve(z, "zlibVersion", c.zlib_version_fn))) {
+          resolve(z, "deflateEnd", c.deflate_end) &&
+          resolve(z, "zlibVersion", c.zlib_version_fn))) {
       c.zlib_error = std::string("loading zlib: ") + (::dlerror() ?: "missing symbol");
       c.inflate_init2 = nullptr;
     }
@@ -71,7 +72,9 @@ const Codecs& codecs() {
   return c;
 }
 
-bool is_gzip(const uint8_t* p, size_t n) { return n >= 2 && p[0] == 0x1f && p[1] == 0x8b; }
+bool is_gzip(const uint8_t* p, size_t n) {
+  return n >= 2 && p[0] == 0x1f && p[1] == 0x8b;
+}
 bool is_zstd(const uint8_t* p, size_t n) {
   if (n < 4) return false;
   if (p[0] == 0x28 && p[1] == 0xb5 && p[2] == 0x2f && p[3] == 0xfd) return true;
@@ -110,6 +113,10 @@ Result<std::unique_ptr<DecompressReader>> DecompressReader::open(int fd) {
     if (!more) break;
   }
   r->codec_ = detect_codec({r->in_.data(), r->in_len_});
+  if (r->codec_ != StreamCodec::kNone) {
+    r->hash_raw_ = true;
+    r->raw_hash_.update(r->in_.data(), r->in_len_);
+  }
   const Codecs& c = codecs();
   if (r->codec_ == StreamCodec::kGzip) {
     if (!c.inflate_init2) return make_error(ErrorCode::kInternal, c.zlib_error);
@@ -158,7 +165,7 @@ Result<bool> DecompressReader::fill() {
     eof_ = true;
     return false;
   }
-  raw_hash_.update(in_.data() + in_len_, static_cast<size_t>(n));
+  if (hash_raw_) raw_hash_.update(in_.data() + in_len_, static_cast<size_t>(n));
   raw_size_ += n;
   in_len_ += static_cast<size_t>(n);
   return true;
@@ -176,9 +183,15 @@ Result<bool> DecompressReader::another_member() {
 Result<std::span<const uint8_t>> DecompressReader::next() {
   Result<std::span<const uint8_t>> r;
   switch (codec_) {
-    case StreamCodec::kNone: r = next_plain(); break;
-    case StreamCodec::kGzip: r = next_gzip(); break;
-    case StreamCodec::kZstd: r = next_zstd(); break;
+    case StreamCodec::kNone:
+      r = next_plain();
+      break;
+    case StreamCodec::kGzip:
+      r = next_gzip();
+      break;
+    case StreamCodec::kZstd:
+      r = next_zstd();
+      break;
   }
   if (r && !r->empty()) {
     uncompressed_hash_.update(r->data(), r->size());
@@ -261,6 +274,17 @@ Result<std::span<const uint8_t>> DecompressReader::next_zstd() {
     }
     if (out.pos > 0) return std::span<const uint8_t>(out_.data(), out.pos);
   }
+}
+
+std::string DecompressReader::diff_id() {
+  if (!diff_id_) diff_id_ = uncompressed_hash_.digest();
+  return *diff_id_;
+}
+
+std::string DecompressReader::compressed_digest() {
+  if (codec_ == StreamCodec::kNone) return diff_id();
+  if (!compressed_digest_) compressed_digest_ = raw_hash_.digest();
+  return *compressed_digest_;
 }
 
 Result<> DecompressReader::drain() {
@@ -388,7 +412,7 @@ CompressWriter::~CompressWriter() {
 
 Result<> CompressWriter::flush_out() {
   TRY(write_all(fd_, out_.data(), out_len_));
-  hash_.update(out_.data(), out_len_);
+  if (gzip_) hash_.update(out_.data(), out_len_);
   size_ += static_cast<int64_t>(out_len_);
   out_len_ = 0;
   return {};
@@ -419,7 +443,7 @@ Result<> CompressWriter::write(const void* data, size_t size) {
   if (out_len_ + size > out_.size()) TRY(flush_out());
   if (size >= out_.size()) {
     TRY(write_all(fd_, p, size));
-    hash_.update(p, size);
+    if (gzip_) hash_.update(p, size);
     size_ += static_cast<int64_t>(size);
     return {};
   }

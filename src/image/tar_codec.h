@@ -41,8 +41,10 @@ class DecompressReader {
   Result<> drain();
 
   StreamCodec codec() const { return codec_; }
-  std::string diff_id() { return uncompressed_hash_.digest(); }
-  std::string compressed_digest() { return raw_hash_.digest(); }
+  // Final digests, valid after the stream was read to its end. An uncompressed stream is hashed
+  // once: its compressed digest is its diff ID.
+  std::string diff_id();
+  std::string compressed_digest();
   int64_t compressed_size() const { return raw_size_; }
   int64_t uncompressed_size() const { return uncompressed_size_; }
 
@@ -66,6 +68,8 @@ class DecompressReader {
   bool eof_ = false;
   void* stream_ = nullptr;  // z_stream* or ZSTD_DStream*
   Sha256 raw_hash_, uncompressed_hash_;
+  bool hash_raw_ = false;  // set once the stream is known to be compressed
+  std::optional<std::string> diff_id_, compressed_digest_;
   int64_t raw_size_ = 0, uncompressed_size_ = 0;
 };
 
@@ -105,8 +109,9 @@ class PrefetchReader {
   std::thread thread_;
 };
 
-// Writes bytes to fd, gzip-compressed (level 1..9) or as they are, hashing the bytes written.
-// Output is buffered: finish() flushes the codec's end and the buffer.
+// Writes bytes to fd, gzip-compressed (level 1..9) or as they are. Compressed output is hashed
+// (digest()); uncompressed output is not (the caller hashes its input anyway). Output is
+// buffered: finish() flushes the codec's end and the buffer.
 class CompressWriter {
  public:
   static Result<std::unique_ptr<CompressWriter>> create(int fd, bool gzip, int level);

@@ -116,6 +116,21 @@ std::string find_executable(const std::string& name, const std::vector<std::stri
   return "";
 }
 
+// runc's (Go exec.LookPath's) wording, which callers such as the docker CLI map to exit codes:
+// a missing path is 127 ("no such file or directory"), a directory or non-executable file 126
+// ("permission denied"), a bare name not on PATH 127.
+static Error lookup_error(const std::string& name) {
+  if (name.find('/') != std::string::npos) {
+    struct stat st {};
+    if (::stat(name.c_str(), &st) != 0)
+      return Error(ErrorCode::kNotFound, "exec: \"" + name + "\": stat " + name + ": " +
+                                             std::strerror(errno));
+    return Error(ErrorCode::kPermissionDenied, "exec: \"" + name + "\": permission denied");
+  }
+  return Error(ErrorCode::kNotFound,
+               "exec: \"" + name + "\": executable file not found in $PATH");
+}
+
 bool has_seccomp_listener(const security::PreparedSecurity& prepared) {
   return (prepared.seccomp.flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) != 0;
 }
@@ -131,9 +146,7 @@ Error exec_process(const oci::Process& p, int preserve_fds) {
   std::vector<std::string> env = p.env;
   if (env_value(env, "HOME").empty()) env.push_back("HOME=" + home_for(p.user.uid));
   std::string exe = find_executable(p.args[0], env);
-  if (exe.empty())
-    return Error(ErrorCode::kNotFound,
-                 "exec: \"" + p.args[0] + "\": executable file not found in $PATH");
+  if (exe.empty()) return lookup_error(p.args[0]);
   // Nothing of the runtime's may reach the container: mark every fd past the preserved ones
   // close-on-exec (CVE-2024-21626); the sync socket stays usable if execve fails.
   sys::close_range(static_cast<unsigned>(3 + preserve_fds), ~0U, CLOSE_RANGE_CLOEXEC);
@@ -213,9 +226,7 @@ void run_init(const InitConfig& cfg) {
   check(verify_cwd());
   {
     std::vector<std::string> env = proc.env;
-    if (find_executable(proc.args[0], env).empty())
-      child_fail(sync, Error(ErrorCode::kNotFound,
-                             "exec: \"" + proc.args[0] + "\": executable file not found in $PATH"));
+    if (find_executable(proc.args[0], env).empty()) child_fail(sync, lookup_error(proc.args[0]));
   }
   if (!cfg.no_new_keyring) {
     // A fresh session keyring, so containers do not share the host's (runc does the same).

@@ -109,7 +109,14 @@ Result<Started> spawn(const SpawnOptions& o) {
       std::string line = buf.substr(0, nl);
       buf.erase(0, nl + 1);
       ASSIGN_OR_RETURN(json::Json j, json::parse(line, "shim report"));
-      TRY(check_reply(j));
+      if (auto err = check_reply(j); !err) {
+        // Wait for the shim to exit (EOF on the report pipe): a failed spawn leaves nothing.
+        struct pollfd pfd = {rd.get(), POLLIN, 0};
+        char sink[256];
+        while (::poll(&pfd, 1, 5000) > 0 && ::read(rd.get(), sink, sizeof sink) > 0) {
+        }
+        return std::unexpected(err.error());
+      }
       if (j.contains("shim_pid")) started.shim_pid = j["shim_pid"].get<pid_t>();
       if (j.contains("pid")) {
         started.pid = j["pid"].get<pid_t>();

@@ -15,12 +15,23 @@
 namespace berth::shim {
 namespace {
 
-Result<sockaddr_un> unix_addr(const std::string& path) {
+// sun_path holds 107 bytes; longer paths (a 64-hex container id under a deep exec root) go
+// through the parent directory's fd: /proc/self/fd/N/name. dir keeps that fd open.
+Result<sockaddr_un> unix_addr(const std::string& path, UniqueFd& dir) {
   struct sockaddr_un addr {};
   addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path)
-    return make_error(ErrorCode::kInvalidArgument, "socket path too long: " + path);
-  std::memcpy(addr.sun_path, path.c_str(), path.size());
+  std::string p = path;
+  if (p.size() >= sizeof addr.sun_path) {
+    size_t slash = p.rfind('/');
+    std::string parent = slash == 0 ? "/" : p.substr(0, slash);
+    int fd = ::open(parent.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return errno_error("open " + parent);
+    dir.reset(fd);
+    p = "/proc/self/fd/" + std::to_string(fd) + "/" + p.substr(slash + 1);
+    if (p.size() >= sizeof addr.sun_path)
+      return make_error(ErrorCode::kInvalidArgument, "socket path too long: " + path);
+  }
+  std::memcpy(addr.sun_path, p.c_str(), p.size());
   return addr;
 }
 
@@ -33,7 +44,8 @@ Result<Pipe> make_pipe() {
 }
 
 Result<UniqueFd> listen_unix(const std::string& path) {
-  ASSIGN_OR_RETURN(sockaddr_un addr, unix_addr(path));
+  UniqueFd dir;
+  ASSIGN_OR_RETURN(sockaddr_un addr, unix_addr(path, dir));
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return errno_error("socket");
   UniqueFd sock(fd);
@@ -46,7 +58,8 @@ Result<UniqueFd> listen_unix(const std::string& path) {
 }
 
 Result<UniqueFd> connect_unix(const std::string& path) {
-  ASSIGN_OR_RETURN(sockaddr_un addr, unix_addr(path));
+  UniqueFd dir;
+  ASSIGN_OR_RETURN(sockaddr_un addr, unix_addr(path, dir));
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return errno_error("socket");
   UniqueFd sock(fd);
@@ -61,6 +74,19 @@ Result<UniqueFd> connect_unix(const std::string& path) {
     return errno_error(e, "connect to shim " + path);
   }
   return sock;
+}
+
+Result<std::string> console_socket_path(const std::string& dir, const std::string& name) {
+  std::string path = dir + "/" + name;
+  if (path.size() < sizeof(sockaddr_un::sun_path)) return path;
+  char tmpl[] = "/tmp/berth-console-XXXXXX";
+  if (!::mkdtemp(tmpl)) return errno_error("mkdtemp /tmp/berth-console-XXXXXX");
+  return std::string(tmpl) + "/" + name;
+}
+
+void remove_console_socket(const std::string& path) {
+  ::unlink(path.c_str());
+  if (path.starts_with("/tmp/berth-console-")) ::rmdir(path.substr(0, path.rfind('/')).c_str());
 }
 
 void set_nonblock(int fd) {

@@ -70,7 +70,7 @@ Result<pid_t> Server::setup() {
   std::string console_path;
   io_.tty = o_.tty;
   if (o_.tty) {
-    console_path = o_.state_dir + "/console.sock";
+    ASSIGN_OR_RETURN(console_path, console_socket_path(o_.state_dir, "console.sock"));
     ASSIGN_OR_RETURN(console_listener, listen_unix(console_path));
   } else {
     if (o_.open_stdin) {
@@ -88,7 +88,7 @@ Result<pid_t> Server::setup() {
   created_at_ = log::rfc3339_now(true);
   auto pid = driver_->create(stdio, console_path);
   if (!pid) {
-    if (!console_path.empty()) ::unlink(console_path.c_str());
+    if (!console_path.empty()) remove_console_socket(console_path);
     return std::unexpected(pid.error());
   }
   init_pid_ = *pid;
@@ -99,7 +99,7 @@ Result<pid_t> Server::setup() {
   if (o_.tty) {
     // The init connected and sent the master during create: both wait in the socket.
     auto master = accept_fd(console_listener.get(), 10000);
-    ::unlink(console_path.c_str());
+    remove_console_socket(console_path);
     if (!master) return undo(master.error().wrap("console socket"));
     io_.master = std::move(*master);
     set_winsize(io_.master.get(), o_.tty_height, o_.tty_width);
@@ -299,6 +299,7 @@ void Server::read_conn(Conn& c) {
     return;
   }
   trim_pending_ = true;
+  trim_at_ = Clock::now() + std::chrono::seconds(1);
   try {
     handle_request(c, *req);
   } catch (const std::exception& e) {
@@ -545,19 +546,22 @@ void Server::run() {
       if (!c->out.empty() && !c->reply_held) ev |= POLLOUT;
       add(c->fd.get(), ev, {kConn, nullptr, c.get()});
     }
-    int timeout = trim_pending_ ? 1000 : -1;
-    if (exited_) {
-      auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(grace_until_ - Clock::now());
-      timeout = static_cast<int>(std::max<int64_t>(0, left.count()));
-    }
+    auto ms_until = [](Clock::time_point t) {  // rounded up, so poll never spins on 0
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(t - Clock::now());
+      return static_cast<int>(std::max<int64_t>(0, left.count()));
+    };
+    int timeout = -1;
+    if (exited_)
+      timeout = ms_until(grace_until_);
+    else if (trim_pending_)
+      timeout = ms_until(trim_at_);
     int n = ::poll(pfds.data(), pfds.size(), timeout);
     if (n < 0 && errno != EINTR) {
       log::error(std::string("poll: ") + std::strerror(errno));
       return;
     }
-    if (n == 0 && trim_pending_ && !exited_) {
-      // Idle for a second after a request: drop the code it touched from our RSS again.
+    if (trim_pending_ && !exited_ && Clock::now() >= trim_at_) {
+      // A second after the last request: drop the code it touched from our RSS again.
       release_unused_text();
       trim_pending_ = false;
     }
@@ -621,14 +625,17 @@ void Server::run() {
 int run_shim(const SpawnOptions& opts, int report_fd) {
   Server server(opts);
   auto pid = server.setup();
-  json::Json report = pid ? json::Json{{"pid", *pid}} : error_to_json(pid.error());
-  std::string line = json::dump(report) + "\n";
-  (void)!::write(report_fd, line.data(), line.size());
-  ::close(report_fd);
   if (!pid) {
+    // Gone before the spawner hears of it; the report fd closes when we exit, which is what
+    // spawn() waits for, so that a failed spawn leaves no shim behind.
     ::unlink((opts.state_dir + "/" + kSocketFile).c_str());
+    std::string line = json::dump(error_to_json(pid.error())) + "\n";
+    (void)!::write(report_fd, line.data(), line.size());
     return 1;
   }
+  std::string line = json::dump(json::Json{{"pid", *pid}}) + "\n";
+  (void)!::write(report_fd, line.data(), line.size());
+  ::close(report_fd);
   server.run();
   return 0;
 }

@@ -58,6 +58,7 @@ struct Conn {
 struct Exec {
   std::string id;
   int seq = 0;
+  std::string console;  // console socket path (terminal only)
   pid_t pid = 0, helper = 0;
   bool running = false;
   std::optional<int> exit_code;
@@ -113,7 +114,8 @@ class Server {
   pid_t init_pid_ = 0;
   bool started_ = false, exited_ = false, paused_ = false;
   bool shutdown_requested_ = false, quit_ = false;
-  bool trim_pending_ = false;  // a request ran: release_unused_text() once idle
+  bool trim_pending_ = false;  // a request ran: release_unused_text() at trim_at_
+  Clock::time_point trim_at_;
   int64_t oom_baseline_ = 0;
   ExitStatus exit_;
   std::string created_at_;

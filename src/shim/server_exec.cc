@@ -75,9 +75,12 @@ void Server::op_exec(Conn& c, const json::Json& req) {
                  pipe_for(a_err, err, stdio.err, false)})
     if (!r) return reply_error(c, r.error());
   std::string base = o_.state_dir + "/exec-" + std::to_string(x->seq);
-  std::string pid_file = base + ".pid", console = tty ? base + ".sock" : "";
+  std::string pid_file = base + ".pid", console;
   UniqueFd console_listener;
   if (tty) {
+    auto path = console_socket_path(o_.state_dir, "exec-" + std::to_string(x->seq) + ".sock");
+    if (!path) return reply_error(c, path.error());
+    console = x->console = *path;
     auto l = listen_unix(console);
     if (!l) return reply_error(c, l.error());
     console_listener = std::move(*l);
@@ -136,7 +139,7 @@ void Server::read_exec_report(Exec& x) {
   auto payload = recv_msg(x.report.get(), &master);
   x.report.reset();
   std::string base = o_.state_dir + "/exec-" + std::to_string(x.seq);
-  ::unlink((base + ".sock").c_str());
+  if (!x.console.empty()) remove_console_socket(x.console);
   ::unlink((base + ".pid").c_str());
   Result<json::Json> msg = payload ? json::parse(*payload, "exec report")
                                    : Result<json::Json>(std::unexpected(payload.error()));

@@ -273,8 +273,10 @@ TEST_F(ShimTest, KillAllEndsTheContainerWith128PlusSignal) {
       std::printf("shim %s\n", status->substr(pos, status->find('\n', pos) - pos).c_str());
   }
   if (getenv("SHIM_SMAPS")) {  // a breakdown of the RSS by mapping, for measurements
-    std::string cmd = "awk '/^[0-9a-f]+-/{n=$6\" \"$2} /^Rss:/{if($2>0)a[n]+=$2} END{for(k in a)print a[k],k}' /proc/" +
-                      std::to_string(s->shim_pid) + "/smaps | sort -rn";
+    std::string cmd =
+        "awk '/^[0-9a-f]+-/{n=$6\" \"$2} /^Rss:/{if($2>0)a[n]+=$2} END{for(k in a)print a[k],k}' "
+        "/proc/" +
+        std::to_string(s->shim_pid) + "/smaps | sort -rn";
     (void)::system(cmd.c_str());
   }
   ASSERT_TRUE(c.pause());
@@ -361,20 +363,6 @@ TEST_F(ShimTest, SlowAttachClientIsDroppedInsteadOfStallingTheContainer) {
   auto entries = log_entries();
   ASSERT_FALSE(entries.empty());
   EXPECT_EQ(entries.back().log, "end\n");
-}
-
-TEST_F(ShimTest, DISABLED_Throughput) {
-  auto s = spawn_shim(
-      options(config({"sh", "-c", "head -c 12582912 /dev/zero | tr '\\0' x; echo; echo end"})));
-  ASSERT_TRUE(s) << s.error().message();
-  Client c = connect();
-  auto t0 = std::chrono::steady_clock::now();
-  ASSERT_TRUE(c.start());
-  auto st = c.wait();
-  std::printf("12 MiB in %lld ms\n",
-              (long long)std::chrono::duration_cast<std::chrono::milliseconds>(
-                  std::chrono::steady_clock::now() - t0)
-                  .count());
 }
 
 TEST_F(ShimTest, AttachWithLogsReplaysEarlierOutput) {

@@ -432,6 +432,11 @@ class CliTest(unittest.TestCase):
         time.sleep(0.5)
         self.ok(self.berth("exec", "exec1", "test", "-f", "/tmp/detached"))
         self.assert_same("exec", "nosuch-container", "true", stderr=True)
+        self.ok(self.berth("exec", "exec1", "mkdir", "/tmp/newdir"))
+        self.assert_same("exec", "exec1", "nosuchcmd", stderr=True)
+        self.assert_same("diff", "exec1")
+        self.assert_same("top", "exec1")
+        self.assert_same("port", "exec1")
 
     def test_cp_round_trip(self):
         self.run_detached("--name", "cp1", IMAGE, "sleep", "300")
@@ -506,6 +511,7 @@ class CliTest(unittest.TestCase):
         self.ok(self.berth("create", "--name", "sa1", "--network", "none", IMAGE, "sh", "-c",
                            "echo attached; exit 7"))
         self.addCleanup(self.rm, "sa1")
+        self.assert_same("attach", "sa1", stderr=True)  # stopped: refused, exit 1
         b = self.berth("start", "-a", "sa1")
         self.assertEqual((b.returncode, b.stdout), (7, "attached\n"), describe(b))
 

@@ -76,7 +76,7 @@ class Daemon:
         def ready():
             if self.proc.poll() is not None:
                 raise AssertionError(f"berthd exited {self.proc.returncode}: {self.read_log()}")
-            r = subprocess.run([DOCKER, "version", "--format", "{{.Server.ApiVersion}}"],
+            r = subprocess.run([DOCKER, "version", "--format", "{{.Server.Version}}"],
                                env=self.env, capture_output=True, text=True)
             return r.returncode == 0
         wait_for(ready, timeout=20, interval=0.05, what="berthd to answer")
