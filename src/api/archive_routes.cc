@@ -40,23 +40,8 @@ void register_archive_routes(http::Router& r, engine::Engine& e) {
       w.send(200, "application/json", "", {{"X-Docker-Container-Path-Stat", hdr}});
       return {};
     }
-    int p[2];
-    if (::pipe2(p, O_CLOEXEC) != 0) return errno_error("pipe");
-    UniqueFd rd(p[0]), wr(p[1]);
-    Result<> produced;
-    std::thread producer([&] {
-      produced = e.archive_get(req.params["id"], path, wr.get());
-      wr.reset();
-    });
-    TRY(w.begin_stream(200, "application/x-tar", {{"X-Docker-Container-Path-Stat", hdr}}));
-    char buf[1 << 16];
-    ssize_t n;
-    while ((n = ::read(rd.get(), buf, sizeof buf)) > 0)
-      if (!w.write(std::string_view(buf, n))) break;
-    rd.reset();
-    producer.join();
-    (void)w.end_stream();
-    return {};
+    return stream_from_producer(w, "application/x-tar", {{"X-Docker-Container-Path-Stat", hdr}},
+                                [&](int fd) { return e.archive_get(req.params["id"], path, fd); });
   };
   r.add("HEAD", "/containers/{id}/archive", route(stat));
   r.add("GET", "/containers/{id}/archive", route(stat));

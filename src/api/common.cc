@@ -1,4 +1,5 @@
 // Error mapping, filters, times and stream splicing shared by the route files.
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -6,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <thread>
 
 #include "api/internal.h"
 #include "base/log.h"
@@ -139,6 +141,28 @@ void splice_streams(int client_fd, const std::string& pending, int stream_fd) {
     }
   }
   ::shutdown(client_fd, SHUT_WR);
+}
+
+Result<> stream_from_producer(http::ResponseWriter& w, std::string_view content_type,
+                              const http::ResponseWriter::Headers& headers,
+                              const std::function<Result<>(int fd)>& producer) {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) return errno_error("pipe");
+  UniqueFd rd(p[0]), wr(p[1]);
+  Result<> produced;
+  std::thread thread([&] {
+    produced = producer(wr.get());
+    wr.reset();
+  });
+  auto begun = w.begin_stream(200, content_type, headers);
+  char buf[1 << 16];
+  ssize_t n;
+  while (begun && (n = ::read(rd.get(), buf, sizeof buf)) > 0)
+    if (!w.write(std::string_view(buf, n))) break;
+  rd.reset();  // a producer still writing gets EPIPE and stops
+  thread.join();
+  if (begun) (void)w.end_stream();
+  return begun;
 }
 
 void register_routes(http::Router& router, engine::Engine& engine) {

@@ -367,23 +367,8 @@ void register_container_routes(http::Router& r, engine::Engine& e) {
         route([&e](http::Request& req, http::ResponseWriter& w) -> Result<> {
           ASSIGN_OR_RETURN(auto c, e.inspect(req.params["id"]));
           // Streams through a pipe so the tar is never held in memory.
-          int p[2];
-          if (::pipe2(p, O_CLOEXEC) != 0) return errno_error("pipe");
-          UniqueFd rd(p[0]), wr(p[1]);
-          Result<> produced;
-          std::thread producer([&] {
-            produced = e.export_rootfs(c.id, wr.get());
-            wr.reset();
-          });
-          TRY(w.begin_stream(200, "application/x-tar"));
-          char buf[65536];
-          ssize_t n;
-          while ((n = ::read(rd.get(), buf, sizeof buf)) > 0)
-            if (!w.write(std::string_view(buf, n))) break;
-          rd.reset();
-          producer.join();
-          (void)w.end_stream();
-          return {};
+          return stream_from_producer(w, "application/x-tar", {},
+                                      [&](int fd) { return e.export_rootfs(c.id, fd); });
         }));
   r.add("POST", "/containers/prune",
         route([&e](http::Request& req, http::ResponseWriter& w) -> Result<> {

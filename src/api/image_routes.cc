@@ -145,23 +145,8 @@ void register_image_routes(http::Router& r, engine::Engine& e) {
           std::vector<std::string> names = req.query_all("names");
           if (names.empty()) return make_error(ErrorCode::kInvalidArgument, "no image names given");
           for (const auto& n : names) TRY(e.images().resolve(n));
-          int p[2];
-          if (::pipe2(p, O_CLOEXEC) != 0) return errno_error("pipe");
-          UniqueFd rd(p[0]), wr(p[1]);
-          Result<> saved;
-          std::thread producer([&] {
-            saved = e.images().save(names, wr.get());
-            wr.reset();
-          });
-          TRY(w.begin_stream(200, "application/x-tar"));
-          char buf[1 << 16];
-          ssize_t n;
-          while ((n = ::read(rd.get(), buf, sizeof buf)) > 0)
-            if (!w.write(std::string_view(buf, n))) break;
-          rd.reset();
-          producer.join();
-          (void)w.end_stream();
-          return {};
+          return stream_from_producer(w, "application/x-tar", {},
+                                      [&](int fd) { return e.images().save(names, fd); });
         }));
   r.add("POST", "/images/load",
         route([&e](http::Request& req, http::ResponseWriter& w) -> Result<> {
@@ -293,23 +278,8 @@ void register_image_routes(http::Router& r, engine::Engine& e) {
         route([&e](http::Request& req, http::ResponseWriter& w) -> Result<> {
           std::vector<std::string> names = {req.params["name"]};
           TRY(e.images().resolve(names[0]));
-          int p[2];
-          if (::pipe2(p, O_CLOEXEC) != 0) return errno_error("pipe");
-          UniqueFd rd(p[0]), wr(p[1]);
-          Result<> saved;
-          std::thread producer([&] {
-            saved = e.images().save(names, wr.get());
-            wr.reset();
-          });
-          TRY(w.begin_stream(200, "application/x-tar"));
-          char buf[1 << 16];
-          ssize_t n;
-          while ((n = ::read(rd.get(), buf, sizeof buf)) > 0)
-            if (!w.write(std::string_view(buf, n))) break;
-          rd.reset();
-          producer.join();
-          (void)w.end_stream();
-          return {};
+          return stream_from_producer(w, "application/x-tar", {},
+                                      [&](int fd) { return e.images().save(names, fd); });
         }));
   r.add("POST", "/images/{name*}/tag",
         route([&e](http::Request& req, http::ResponseWriter& w) -> Result<> {

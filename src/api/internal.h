@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -27,6 +28,12 @@ int64_t parse_time_ns(const std::string& s);
 // Copies bytes both ways between a hijacked client and a stream until the stream ends; the
 // client's half-close is passed on.
 void splice_streams(int client_fd, const std::string& pending, int stream_fd);
+
+// Streams what producer writes to an fd as the response body (through a pipe, so nothing is held
+// in memory): export, save, archive GET.
+Result<> stream_from_producer(http::ResponseWriter& w, std::string_view content_type,
+                              const http::ResponseWriter::Headers& headers,
+                              const std::function<Result<>(int fd)>& producer);
 
 void register_system_routes(http::Router& r, engine::Engine& e);
 void register_container_routes(http::Router& r, engine::Engine& e);

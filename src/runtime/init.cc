@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstring>
 
 #include "base/file.h"
@@ -122,9 +123,11 @@ std::string find_executable(const std::string& name, const std::vector<std::stri
 static Error lookup_error(const std::string& name) {
   if (name.find('/') != std::string::npos) {
     struct stat st {};
-    if (::stat(name.c_str(), &st) != 0)
-      return Error(ErrorCode::kNotFound, "exec: \"" + name + "\": stat " + name + ": " +
-                                             std::strerror(errno));
+    if (::stat(name.c_str(), &st) != 0) {
+      std::string why = std::strerror(errno);  // Go's wording is lowercase
+      if (!why.empty()) why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
+      return Error(ErrorCode::kNotFound, "exec: \"" + name + "\": stat " + name + ": " + why);
+    }
     return Error(ErrorCode::kPermissionDenied, "exec: \"" + name + "\": permission denied");
   }
   return Error(ErrorCode::kNotFound,
