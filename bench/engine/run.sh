@@ -34,18 +34,23 @@ unshare --mount --propagation private -- sh -c 'mount -t tmpfs tmpfs /run && { [
 for s in b d; do
   for _ in $(seq 300); do DOCKER_HOST=unix://$work/$s.sock docker version >/dev/null 2>&1 && break; sleep 0.1; done
 done
-podman=(podman --root "$work/podman" --runroot "$work/podman-run" --cgroup-manager=cgroupfs --events-backend=none)
+podman=(podman --runtime /usr/sbin/runc --root "$work/podman" --runroot "$work/podman-run" --cgroup-manager=cgroupfs --events-backend=none)
 
 echo "load of the busybox image tarball ($(du -h "$work/busybox.tar" | cut -f1)):"
-hyperfine -N --runs 10 --export-json "$work/load.json" \
+hyperfine -N --warmup 1 --runs 10 --export-json "$work/load.json" \
   -n berthd "docker -H unix://$work/b.sock load -q -i $work/busybox.tar" \
   -n dockerd "docker -H unix://$work/d.sock load -q -i $work/busybox.tar" \
   -n podman "${podman[*]} load -q -i $work/busybox.tar" >/dev/null
+podman_run="${podman[*]} run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 busybox true"
+for cmd in "docker -H unix://$work/b.sock run --rm --network none busybox true" \
+           "docker -H unix://$work/d.sock run --rm --network none busybox true" "$podman_run"; do
+  $cmd || { echo "bench/engine: failed: $cmd" >&2; exit 1; }
+done
 echo "run --rm --network none busybox true ($runs runs each):"
 hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/run.json" \
   -n berthd "docker -H unix://$work/b.sock run --rm --network none busybox true" \
   -n dockerd "docker -H unix://$work/d.sock run --rm --network none busybox true" \
-  -n podman "${podman[*]} run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 busybox true" >/dev/null
+  -n podman "$podman_run" >/dev/null
 python3 - "$work" <<'PY'
 import json, sys
 w = sys.argv[1]
