@@ -1,84 +1,45 @@
-// ContainerDb on the sqlite3 C API. Callers serialise access (the engine's table lock).
+// ContainerDb on image/db.h, the SQLite wrapper the engine shares with the image store.
 #include "engine/container_db.h"
 
-#include <sqlite3.h>
+#include "image/db.h"
 
 namespace berth::engine {
 
-namespace {
-struct Stmt {
-  sqlite3_stmt* s = nullptr;
-  ~Stmt() { sqlite3_finalize(s); }
-};
-}  // namespace
-
 Result<std::unique_ptr<ContainerDb>> ContainerDb::open(const std::string& path) {
   std::unique_ptr<ContainerDb> db(new ContainerDb());
-  if (sqlite3_open_v2(path.c_str(), &db->db_,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK)
-    return make_error(
-        ErrorCode::kInternal,
-        "opening " + path + ": " + (db->db_ ? sqlite3_errmsg(db->db_) : "out of memory"));
-  sqlite3_busy_timeout(db->db_, 10000);
-  TRY(db->exec("PRAGMA journal_mode=WAL"));
-  TRY(db->exec("PRAGMA synchronous=NORMAL"));
-  TRY(db->exec(
+  ASSIGN_OR_RETURN(db->db_, image::Db::open(path));
+  TRY(db->db_->exec(
       "CREATE TABLE IF NOT EXISTS container_records (id TEXT PRIMARY KEY, doc TEXT NOT NULL)"));
   return db;
 }
 
-ContainerDb::~ContainerDb() {
-  if (db_) sqlite3_close_v2(db_);
-}
-
-Result<> ContainerDb::exec(const std::string& sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "unknown error";
-    sqlite3_free(err);
-    return make_error(ErrorCode::kInternal, "metadata.db: " + msg);
-  }
-  return {};
-}
+ContainerDb::~ContainerDb() = default;
 
 Result<> ContainerDb::put(const Container& c) {
-  Stmt st;
-  if (sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO container_records (id, doc) VALUES (?, ?)",
-                         -1, &st.s, nullptr) != SQLITE_OK)
-    return make_error(ErrorCode::kInternal, std::string("metadata.db: ") + sqlite3_errmsg(db_));
-  std::string doc = c.to_json().dump();
-  sqlite3_bind_text(st.s, 1, c.id.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st.s, 2, doc.c_str(), static_cast<int>(doc.size()), SQLITE_TRANSIENT);
-  if (sqlite3_step(st.s) != SQLITE_DONE)
-    return make_error(ErrorCode::kInternal,
-                      std::string("saving container ") + c.id + ": " + sqlite3_errmsg(db_));
+  std::lock_guard lock(db_->mutex());
+  ASSIGN_OR_RETURN(
+      auto st, db_->prepare("INSERT OR REPLACE INTO container_records (id, doc) VALUES (?, ?)"));
+  TRY_CTX(st.bind_all(c.id, c.to_json().dump()).run(), "saving container " + c.id);
   return {};
 }
 
 Result<> ContainerDb::remove(const std::string& id) {
-  Stmt st;
-  if (sqlite3_prepare_v2(db_, "DELETE FROM container_records WHERE id = ?", -1, &st.s, nullptr) !=
-      SQLITE_OK)
-    return make_error(ErrorCode::kInternal, std::string("metadata.db: ") + sqlite3_errmsg(db_));
-  sqlite3_bind_text(st.s, 1, id.c_str(), -1, SQLITE_TRANSIENT);
-  if (sqlite3_step(st.s) != SQLITE_DONE)
-    return make_error(ErrorCode::kInternal,
-                      std::string("removing container ") + id + ": " + sqlite3_errmsg(db_));
+  std::lock_guard lock(db_->mutex());
+  ASSIGN_OR_RETURN(auto st, db_->prepare("DELETE FROM container_records WHERE id = ?"));
+  TRY_CTX(st.bind_all(id).run(), "removing container " + id);
   return {};
 }
 
 Result<std::vector<Container>> ContainerDb::load_all() {
-  Stmt st;
-  if (sqlite3_prepare_v2(db_, "SELECT doc FROM container_records", -1, &st.s, nullptr) != SQLITE_OK)
-    return make_error(ErrorCode::kInternal, std::string("metadata.db: ") + sqlite3_errmsg(db_));
+  std::lock_guard lock(db_->mutex());
+  ASSIGN_OR_RETURN(auto st, db_->prepare("SELECT doc FROM container_records"));
   std::vector<Container> out;
-  while (sqlite3_step(st.s) == SQLITE_ROW) {
-    auto text = reinterpret_cast<const char*>(sqlite3_column_text(st.s, 0));
-    auto j = json::parse(text ? text : "", "container record");
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) break;
+    auto j = json::parse(st.text(0), "container record");
     if (!j) continue;
-    auto c = Container::from_json(*j);
-    if (c) out.push_back(std::move(*c));
+    if (auto c = Container::from_json(*j)) out.push_back(std::move(*c));
   }
   return out;
 }

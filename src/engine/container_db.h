@@ -1,5 +1,6 @@
-// Container records in metadata.db (SQLite, WAL): one JSON document per container, written in
-// one statement so a crash leaves the old or the new record, never half of one.
+// Container records in metadata.db (SQLite, WAL, through image/db.h): one JSON document per
+// container, written in one statement so a crash leaves the old or the new record, never half of
+// one.
 #pragma once
 
 #include <memory>
@@ -9,7 +10,9 @@
 #include "base/error.h"
 #include "engine/container.h"
 
-struct sqlite3;
+namespace berth::image {
+class Db;
+}
 
 namespace berth::engine {
 
@@ -23,8 +26,7 @@ class ContainerDb {
 
  private:
   ContainerDb() = default;
-  Result<> exec(const std::string& sql);
-  sqlite3* db_ = nullptr;
+  std::unique_ptr<image::Db> db_;
 };
 
 }  // namespace berth::engine
