@@ -125,13 +125,13 @@ static Error lookup_error(const std::string& name) {
     struct stat st {};
     if (::stat(name.c_str(), &st) != 0) {
       std::string why = std::strerror(errno);  // Go's wording is lowercase
-      if (!why.empty()) why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
+      if (!why.empty())
+        why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
       return Error(ErrorCode::kNotFound, "exec: \"" + name + "\": stat " + name + ": " + why);
     }
     return Error(ErrorCode::kPermissionDenied, "exec: \"" + name + "\": permission denied");
   }
-  return Error(ErrorCode::kNotFound,
-               "exec: \"" + name + "\": executable file not found in $PATH");
+  return Error(ErrorCode::kNotFound, "exec: \"" + name + "\": executable file not found in $PATH");
 }
 
 bool has_seccomp_listener(const security::PreparedSecurity& prepared) {
