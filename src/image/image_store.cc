@@ -229,6 +229,8 @@ Result<std::vector<std::string>> LocalImageStore::record_images(
   ASSIGN_OR_RETURN(Statement old_tag, db_->prepare("SELECT image_id FROM image_tags WHERE ref=?"));
   ASSIGN_OR_RETURN(Statement put_tag,
                    db_->prepare("INSERT OR REPLACE INTO image_tags (ref, image_id) VALUES (?,?)"));
+  ASSIGN_OR_RETURN(Statement put_digest, db_->prepare("INSERT OR REPLACE INTO image_digests "
+                                                      "(ref, image_id) VALUES (?,?)"));
   for (const auto& img : images) {
     std::string id = sha256_digest(img.config_bytes);
     int64_t created = 0;
@@ -253,9 +255,22 @@ Result<std::vector<std::string>> LocalImageStore::record_images(
       put_tag.bind_all(tag.string(), id);
       TRY(put_tag.run());
     }
+    for (const auto& d : img.digests) {
+      TRY(put_digest.reset());
+      put_digest.bind_all(d.string(), id);
+      TRY(put_digest.run());
+    }
   }
   TRY(tx.commit());
   return messages;
+}
+
+Result<> LocalImageStore::add_digest(const std::string& image_id, const oci::Reference& ref) {
+  std::lock_guard lk(db_->mutex());
+  ASSIGN_OR_RETURN(Statement st, db_->prepare("INSERT OR REPLACE INTO image_digests (ref, "
+                                              "image_id) VALUES (?,?)"));
+  st.bind_all(ref.string(), image_id);
+  return st.run();
 }
 
 // ---------------------------------------------------------------------------------------------

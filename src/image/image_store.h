@@ -10,13 +10,16 @@
 #include <functional>
 #include <memory>
 #include <set>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
 #include "base/error.h"
 #include "base/json.h"
 #include "image/archive.h"
+#include "image/content_store.h"
 #include "image/snapshotter.h"
+#include "oci/reference.h"
 
 namespace berth::image {
 
@@ -32,6 +35,18 @@ struct Image {
   std::vector<std::string> diff_ids;      // "sha256:<hex>" bottom first
   std::vector<std::string> chain_ids;     // same order
   std::string top_chain_id() const { return chain_ids.empty() ? "" : chain_ids.back(); }
+};
+
+// What is needed to record one image: produced by load, import, commit and registry pulls.
+struct NewImage {
+  std::string config_bytes;  // exactly as stored (the image ID is their digest)
+  std::string manifest_digest;
+  std::vector<std::string> layer_digests;  // blob digests, bottom first
+  std::vector<std::string> diff_ids, chain_ids;
+  int64_t size = 0;
+  std::string parent;                   // parent image ID (commit), or ""
+  std::vector<oci::Reference> tags;     // normalised tags to point at this image
+  std::vector<oci::Reference> digests;  // repository digests ("name@sha256:...") it answers to
 };
 
 struct DeleteItem {
@@ -115,6 +130,20 @@ class ImageStore {
 
   // Container layers (active snapshots keyed by container id).
   virtual Snapshotter& snapshotter() = 0;
+
+  // ---- for content that arrives from elsewhere (registry pulls and pushes) ----
+  virtual ContentStore& content() = 0;
+  // Held (shared) while adding content: no rmi, prune or garbage collection runs meanwhile, so
+  // blobs and snapshots written but not yet recorded are never collected.
+  virtual std::shared_lock<std::shared_mutex> add_lock() = 0;
+  // Records images and points their tags and digests at them, in one transaction. Returns
+  // docker's messages for tags moved away from another image.
+  virtual Result<std::vector<std::string>> add_images(const std::vector<NewImage>& images) = 0;
+  // Adds a repository digest ("name@sha256:...") to an image, as after a push.
+  virtual Result<> add_digest(const std::string& image_id, const oci::Reference& ref) = 0;
+  // After a failed add (outside add_lock): removes what it wrote that nothing references.
+  virtual void cleanup_after_failure(const std::set<std::string>& blobs,
+                                     const std::set<std::string>& chains) = 0;
 };
 
 }  // namespace berth::image

@@ -24,17 +24,6 @@
 
 namespace berth::image {
 
-// What is needed to record one image: produced by load, import and commit.
-struct NewImage {
-  std::string config_bytes;  // exactly as stored (the image ID is their digest)
-  std::string manifest_digest;
-  std::vector<std::string> layer_digests;  // blob digests, bottom first
-  std::vector<std::string> diff_ids, chain_ids;
-  int64_t size = 0;
-  std::string parent;                // parent image ID (commit), or ""
-  std::vector<oci::Reference> tags;  // normalised tags to point at this image
-};
-
 class LocalImageStore final : public ImageStore {
  public:
   static Result<std::unique_ptr<LocalImageStore>> create(const std::string& data_root);
@@ -59,11 +48,16 @@ class LocalImageStore final : public ImageStore {
   Result<DiskUsage> disk_usage(
       const std::function<int(const std::string& image_id)>& containers_using) override;
   Snapshotter& snapshotter() override { return *snapshotter_; }
-
-  ContentStore& content() { return *content_; }
-  // After an add (failed or not): removes what it wrote that nothing references.
+  ContentStore& content() override { return *content_; }
+  std::shared_lock<std::shared_mutex> add_lock() override {
+    return std::shared_lock<std::shared_mutex>(ops_mu_);
+  }
+  Result<std::vector<std::string>> add_images(const std::vector<NewImage>& images) override {
+    return record_images(images);
+  }
+  Result<> add_digest(const std::string& image_id, const oci::Reference& ref) override;
   void cleanup_after_failure(const std::set<std::string>& blobs,
-                             const std::set<std::string>& chains);
+                             const std::set<std::string>& chains) override;
 
  private:
   LocalImageStore() = default;

@@ -119,10 +119,15 @@ class OverlaySnapshotter final : public Snapshotter {
   Result<CommittedInfo> apply_layer(const std::string& parent, int fd,
                                     const std::string& expected_diff_id) override;
   Result<> remove_committed(const std::string& chain_id) override;
+  Result<StagedLayer> stage_layer(int fd) override;
+  Result<CommittedInfo> commit_staged(const std::string& parent, StagedLayer& staged,
+                                      const std::string& expected_diff_id) override;
+  void discard_staged(StagedLayer& staged) override;
 
   Result<> prepare(const std::string& key, const std::string& parent) override;
   Result<std::string> mount_options(const std::string& key) const override;
-  Result<> mount(const std::string& key, const std::string& target) const override;
+  Result<> mount(const std::string& key, const std::string& target,
+                 bool volatile_upper) const override;
   Result<> unmount(const std::string& target) const override;
   Result<> remove(const std::string& key) override;
   bool has_active(const std::string& key) const override {
@@ -188,19 +193,40 @@ Result<CommittedInfo> OverlaySnapshotter::apply_layer(const std::string& parent,
     std::string id = chain_id(parent, expected_diff_id);
     if (has_committed(id)) return committed(id);
   }
+  ASSIGN_OR_RETURN(StagedLayer staged, stage_layer(fd));
+  return commit_staged(parent, staged, expected_diff_id);
+}
+
+Result<StagedLayer> OverlaySnapshotter::stage_layer(int fd) {
   ASSIGN_OR_RETURN(std::string tmp, make_tmp_dir());
   ScopeGuard cleanup([&] { (void)remove_all(tmp); });
   TRY(mkdir_all(tmp + "/fs", 0755));
   auto unpacked = unpack_tar(fd, tmp + "/fs");
   if (!unpacked) return std::unexpected(std::move(unpacked).error().wrap("applying layer"));
-  if (!expected_diff_id.empty() && unpacked->diff_id != expected_diff_id)
-    return make_error(ErrorCode::kInvalidArgument, "applying layer: diff id " + unpacked->diff_id +
+  cleanup.dismiss();
+  return StagedLayer{.dir = tmp, .diff_id = unpacked->diff_id, .size = unpacked->unpacked_size};
+}
+
+void OverlaySnapshotter::discard_staged(StagedLayer& staged) {
+  if (!staged.dir.empty()) (void)remove_all(staged.dir);
+  staged.dir.clear();
+}
+
+Result<CommittedInfo> OverlaySnapshotter::commit_staged(const std::string& parent,
+                                                        StagedLayer& staged,
+                                                        const std::string& expected_diff_id) {
+  ScopeGuard cleanup([&] { discard_staged(staged); });
+  if (staged.dir.empty())
+    return make_error(ErrorCode::kInternal, "committing a layer that was not staged");
+  if (!expected_diff_id.empty() && staged.diff_id != expected_diff_id)
+    return make_error(ErrorCode::kInvalidArgument, "applying layer: diff id " + staged.diff_id +
                                                        " does not match " + expected_diff_id);
+  const std::string& tmp = staged.dir;
   CommittedInfo info;
-  info.chain_id = chain_id(parent, unpacked->diff_id);
+  info.chain_id = chain_id(parent, staged.diff_id);
   info.parent = parent;
-  info.diff_id = unpacked->diff_id;
-  info.size = unpacked->unpacked_size;
+  info.diff_id = staged.diff_id;
+  info.size = staged.size;
   TRY(write_file_atomic(tmp + "/parent", parent, 0644, false));
   TRY(write_file_atomic(tmp + "/diff_id", info.diff_id, 0644, false));
   TRY(write_file_atomic(tmp + "/size", std::to_string(info.size), 0644, false));
@@ -212,6 +238,7 @@ Result<CommittedInfo> OverlaySnapshotter::apply_layer(const std::string& parent,
     if (path_exists(dest)) return committed(info.chain_id);  // the guard discards tmp
     if (::rename(tmp.c_str(), dest.c_str()) != 0) return errno_error("committing " + dest);
   }
+  staged.dir.clear();
   cleanup.dismiss();
   return info;
 }
@@ -292,7 +319,8 @@ namespace {
 // New mount API: each layer its own fsconfig call. Returns false (errno set) when the kernel
 // lacks fsopen or "lowerdir+", so the caller can fall back.
 Result<bool> mount_with_fsconfig(const std::vector<std::string>& lowers, const std::string& upper,
-                                 const std::string& work, const std::string& target) {
+                                 const std::string& work, const std::string& target,
+                                 bool volatile_upper) {
   int fsfd = static_cast<int>(::syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC));
   if (fsfd < 0) return false;
   UniqueFd fs(fsfd);
@@ -308,6 +336,8 @@ Result<bool> mount_with_fsconfig(const std::vector<std::string>& lowers, const s
     auto eq = opt.find('=');
     (void)set(opt.substr(0, eq).c_str(), opt.substr(eq + 1).c_str());  // optional features
   }
+  if (volatile_upper)  // kernel >= 5.10; without it the mount is only slower to unmount
+    (void)::syscall(SYS_fsconfig, fs.get(), FSCONFIG_SET_FLAG, "volatile", nullptr, 0);
   if (::syscall(SYS_fsconfig, fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
     return errno_error("creating overlay for " + target);
   int mfd = static_cast<int>(::syscall(SYS_fsmount, fs.get(), FSMOUNT_CLOEXEC, 0));
@@ -320,12 +350,16 @@ Result<bool> mount_with_fsconfig(const std::vector<std::string>& lowers, const s
 
 }  // namespace
 
-Result<> OverlaySnapshotter::mount(const std::string& key, const std::string& target) const {
+Result<> OverlaySnapshotter::mount(const std::string& key, const std::string& target,
+                                   bool volatile_upper) const {
   ASSIGN_OR_RETURN(auto lowers, active_lowers(key));
   std::string upper = active_dir(key) + "/fs", work = active_dir(key) + "/work";
-  ASSIGN_OR_RETURN(bool mounted, mount_with_fsconfig(lowers, upper, work, target));
+  ASSIGN_OR_RETURN(bool mounted, mount_with_fsconfig(lowers, upper, work, target, volatile_upper));
   if (mounted) return {};
   ASSIGN_OR_RETURN(std::string opts, mount_options(key));
+  if (volatile_upper &&
+      ::mount("overlay", target.c_str(), "overlay", 0, (opts + ",volatile").c_str()) == 0)
+    return {};
   if (::mount("overlay", target.c_str(), "overlay", 0, opts.c_str()) != 0)
     return errno_error("mounting overlay on " + target);
   return {};

@@ -25,7 +25,14 @@ struct CommittedInfo {
   std::string chain_id;
   std::string parent;  // "" for a base layer
   std::string diff_id;
-  int64_t size = 0;    // bytes unpacked
+  int64_t size = 0;  // bytes unpacked
+};
+
+// A layer unpacked into a staging directory, not yet committed (see Snapshotter::stage_layer).
+struct StagedLayer {
+  std::string dir;  // under <root>/tmp; "" once committed or discarded
+  std::string diff_id;
+  int64_t size = 0;
 };
 
 class Snapshotter {
@@ -43,15 +50,28 @@ class Snapshotter {
   virtual Result<CommittedInfo> apply_layer(const std::string& parent, int fd,
                                             const std::string& expected_diff_id = "") = 0;
   virtual Result<> remove_committed(const std::string& chain_id) = 0;
+  // apply_layer in two steps, so that the layers of one image can unpack in parallel (a layer's
+  // files do not depend on its parent's) and still commit bottom first: stage_layer unpacks fd
+  // into a staging dir; commit_staged checks the diff id (when given) and moves it under
+  // committed/ on top of parent, reusing an existing snapshot of the same chain. A staged layer
+  // that is not committed must be discarded.
+  virtual Result<StagedLayer> stage_layer(int fd) = 0;
+  virtual Result<CommittedInfo> commit_staged(const std::string& parent, StagedLayer& staged,
+                                              const std::string& expected_diff_id = "") = 0;
+  virtual void discard_staged(StagedLayer& staged) = 0;
 
   // Active snapshot for a container: writable upper over parent's chain (parent "" = empty).
   virtual Result<> prepare(const std::string& key, const std::string& parent) = 0;
   // overlay mount options "lowerdir=...,upperdir=...,workdir=..." (or a bind of an empty dir
   // when there is no parent); mount() and unmount() do it on target.
   virtual Result<std::string> mount_options(const std::string& key) const = 0;
-  virtual Result<> mount(const std::string& key, const std::string& target) const = 0;
+  // volatile_upper: overlay's "volatile" (no syncfs of the upper fs, and so no journal commit, at
+  // unmount) for snapshots that are thrown away with their container (docker run --rm), as podman
+  // does; such an upper must not be mounted again after a crash.
+  virtual Result<> mount(const std::string& key, const std::string& target,
+                         bool volatile_upper = false) const = 0;
   virtual Result<> unmount(const std::string& target) const = 0;  // lazy detach if busy
-  virtual Result<> remove(const std::string& key) = 0;             // missing key is fine
+  virtual Result<> remove(const std::string& key) = 0;            // missing key is fine
   virtual bool has_active(const std::string& key) const = 0;
   virtual std::vector<std::string> list_active() const = 0;
   virtual std::string upper_dir(const std::string& key) const = 0;
