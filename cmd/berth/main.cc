@@ -30,7 +30,8 @@ const Entry kTop[] = {
     {"images", cmd_images},   {"tag", cmd_tag},         {"rmi", cmd_rmi},
     {"history", cmd_history}, {"import", cmd_import},   {"save", cmd_save},
     {"load", cmd_load},       {"pull", cmd_pull},       {"info", cmd_info},
-    {"version", cmd_version}, {"events", cmd_events},
+    {"version", cmd_version}, {"events", cmd_events},   {"push", cmd_push},
+    {"login", cmd_login},     {"logout", cmd_logout},
 };
 
 const Entry kContainer[] = {
@@ -69,6 +70,7 @@ const Entry kImage[] = {
     {"rm", cmd_rmi},          {"remove", cmd_rmi},    {"tag", cmd_tag},
     {"history", cmd_history}, {"import", cmd_import}, {"save", cmd_save},
     {"load", cmd_load},       {"pull", cmd_pull},     {"prune", cmd_image_prune},
+    {"push", cmd_push},
 };
 
 const Entry kVolume[] = {

@@ -20,6 +20,7 @@ using namespace berth;
 int main(int argc, char** argv) {
   CLI::App app{"berthd: a Docker-compatible container engine"};
   engine::Options eo;
+  api::Options ao;
   std::vector<std::string> hosts;
   std::vector<std::string> runtimes;
   std::string group = "berth", pidfile, tlscert, tlskey, tlscacert;
@@ -37,6 +38,9 @@ int main(int argc, char** argv) {
   app.add_option("--tlscert", tlscert, "server certificate (TCP listeners)");
   app.add_option("--tlskey", tlskey, "server key (TCP listeners)");
   app.add_option("--tlscacert", tlscacert, "CA that client certificates must chain to");
+  app.add_option("--insecure-registry", ao.registry.insecure_registries,
+                 "registry (host:port or CIDR) that may be reached over plain http");
+  app.add_option("--registry-mirror", ao.registry.mirrors, "mirror for docker.io (https://host)");
   app.add_flag("-D,--debug", debug, "debug logging");
   app.set_version_flag("-v,--version", std::string("berthd version ") + BERTH_VERSION);
   CLI11_PARSE(app, argc, argv);
@@ -69,7 +73,10 @@ int main(int argc, char** argv) {
   if (auto r = (*eng)->restore(); !r) log::error("restoring containers: " + r.error().message());
 
   http::Router router;
-  api::register_routes(router, **eng);
+  if (auto r = api::register_routes(router, **eng, ao); !r) {
+    fprintf(stderr, "berthd: %s\n", r.error().message().c_str());
+    return 1;
+  }
   auto server = http::Server::create(router);
   if (!server) {
     fprintf(stderr, "berthd: %s\n", server.error().message().c_str());

@@ -7,13 +7,19 @@
 #include "base/error.h"
 #include "engine/engine.h"
 #include "http/server.h"
+#include "registry/client.h"
 
 namespace berth::api {
 
 inline constexpr const char* kApiVersion = "1.41";
 inline constexpr const char* kMinApiVersion = "1.24";
 
-void register_routes(http::Router& router, engine::Engine& engine);
+struct Options {
+  registry::Options registry;  // insecure registries, mirrors
+};
+
+// Fails only when the registry client cannot be set up.
+Result<> register_routes(http::Router& router, engine::Engine& engine, const Options& opts = {});
 
 // Error category -> HTTP status (docker's errdefs mapping).
 int http_status(const Error& e);

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <mutex>
 #include <thread>
 
 #include "api/internal.h"
@@ -92,14 +93,80 @@ int64_t rfc3339_unix(const std::string& s) {
 
 int64_t parse_time_ns(const std::string& s) {
   if (s.empty()) return 0;
-  if (s.find('T') != std::string::npos || s.find('-') != std::string::npos) {
+  // Fractions are read as digits, never through a double: a log entry stamped exactly at
+  // --since must compare equal to it (docker's bound is inclusive).
+  auto nanos_of = [](std::string_view frac) {
+    int64_t ns = 0;
+    for (size_t i = 0; i < 9; ++i)
+      ns = ns * 10 +
+           (i < frac.size() && isdigit(static_cast<unsigned char>(frac[i])) ? frac[i] - '0' : 0);
+    return ns;
+  };
+  if (s.find('T') != std::string::npos || s.find('-', 1) != std::string::npos) {
     struct tm tm {};
     const char* rest = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
     if (!rest) return 0;
-    return static_cast<int64_t>(timegm(&tm)) * 1000000000;
+    int64_t ns = 0;
+    if (*rest == '.') {
+      std::string_view frac(rest + 1);
+      ns = nanos_of(frac.substr(0, frac.find_first_not_of("0123456789")));
+    }
+    return static_cast<int64_t>(timegm(&tm)) * 1000000000 + ns;
   }
-  double v = std::strtod(s.c_str(), nullptr);
-  return static_cast<int64_t>(v * 1e9);
+  bool neg = s[0] == '-';
+  std::string_view v(s);
+  if (neg) v.remove_prefix(1);
+  auto dot = v.find('.');
+  int64_t sec = std::strtoll(std::string(v.substr(0, dot)).c_str(), nullptr, 10);
+  int64_t ns = sec * 1000000000 + (dot == std::string_view::npos ? 0 : nanos_of(v.substr(dot + 1)));
+  return neg ? -ns : ns;
+}
+
+Result<Json> config_from_changes(const std::vector<std::string>& changes) {
+  Json overrides = Json::object();
+  for (const auto& ch : changes) {
+    auto sp = ch.find(' ');
+    std::string instr = ch.substr(0, sp), arg = sp == std::string::npos ? "" : ch.substr(sp + 1);
+    for (auto& c : instr) c = static_cast<char>(toupper(c));
+    auto args_of = [&](const std::string& a) -> Json {
+      auto j = json::parse(a, "change");
+      if (j && j->is_array()) return *j;
+      return Json::array({"/bin/sh", "-c", a});
+    };
+    if (instr == "CMD") {
+      overrides["Cmd"] = args_of(arg);
+    } else if (instr == "ENTRYPOINT") {
+      overrides["Entrypoint"] = args_of(arg);
+    } else if (instr == "ENV") {
+      auto eq = arg.find_first_of("= ");
+      std::string kv = eq == std::string::npos ? arg : arg.substr(0, eq) + "=" + arg.substr(eq + 1);
+      overrides["Env"].push_back(kv);
+    } else if (instr == "WORKDIR") {
+      overrides["WorkingDir"] = arg;
+    } else if (instr == "USER") {
+      overrides["User"] = arg;
+    } else if (instr == "LABEL") {
+      auto eq = arg.find('=');
+      overrides["Labels"][arg.substr(0, eq)] = eq == std::string::npos ? "" : arg.substr(eq + 1);
+    } else if (instr == "EXPOSE") {
+      overrides["ExposedPorts"][arg.find('/') == std::string::npos ? arg + "/tcp" : arg] =
+          Json::object();
+    } else if (instr == "VOLUME") {
+      auto list = json::parse(arg, "change");
+      if (list && list->is_array()) {
+        for (const auto& v : *list)
+          if (v.is_string()) overrides["Volumes"][v.get<std::string>()] = Json::object();
+      } else {
+        for (const auto& v : split(arg, ' '))
+          if (!v.empty()) overrides["Volumes"][v] = Json::object();
+      }
+    } else if (instr == "STOPSIGNAL") {
+      overrides["StopSignal"] = arg;
+    } else {
+      return make_error(ErrorCode::kInvalidArgument, instr + " is not a valid change command");
+    }
+  }
+  return overrides;
 }
 
 void splice_streams(int client_fd, const std::string& pending, int stream_fd) {
@@ -165,7 +232,17 @@ Result<> stream_from_producer(http::ResponseWriter& w, std::string_view content_
   return begun;
 }
 
-void register_routes(http::Router& router, engine::Engine& engine) {
+Result<> register_routes(http::Router& router, engine::Engine& engine, const Options& opts) {
+  // The routes keep references to the registry client for the life of the process (a router is
+  // never torn down while berthd runs).
+  static std::mutex clients_mu;
+  static std::vector<std::unique_ptr<registry::Client>> clients;
+  ASSIGN_OR_RETURN(auto client, registry::Client::create(opts.registry));
+  registry::Client& registry = *client;
+  {
+    std::lock_guard lk(clients_mu);
+    clients.push_back(std::move(client));
+  }
   router.set_middleware([](http::Request& req, http::ResponseWriter& w) {
     if (req.api_version.empty()) return true;
     auto parts = split(req.api_version, '.');
@@ -193,8 +270,10 @@ void register_routes(http::Router& router, engine::Engine& engine) {
   register_archive_routes(router, engine);
   register_container_routes(router, engine);
   register_exec_routes(router, engine);
-  register_image_routes(router, engine);
+  register_image_routes(router, engine, registry);
+  register_registry_routes(router, engine, registry);
   register_volume_routes(router, engine);
+  return {};
 }
 
 }  // namespace berth::api

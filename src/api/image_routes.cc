@@ -80,14 +80,14 @@ struct BodyPipe {
   BodyPipe(BodyPipe&&) = default;
 };
 
+}  // namespace
+
 void stream_error(http::ResponseWriter& w, const Error& err) {
   (void)w.write(
       Json{{"errorDetail", {{"message", err.message()}}}, {"error", err.message()}}.dump() + "\n");
 }
 
-}  // namespace
-
-void register_image_routes(http::Router& r, engine::Engine& e) {
+void register_image_routes(http::Router& r, engine::Engine& e, registry::Client& registry) {
   r.add(
       "GET", "/images/json", route([&e](http::Request& req, http::ResponseWriter& w) -> Result<> {
         ASSIGN_OR_RETURN(auto f, parse_filters(req.q("filters")));
@@ -168,84 +168,31 @@ void register_image_routes(http::Router& r, engine::Engine& e) {
           return {};
         }),
         http::RouteOptions{.stream_body = true});
-  r.add(
-      "POST", "/images/create",
-      route([&e](http::Request& req, http::ResponseWriter& w) -> Result<> {
-        std::string src = req.q("fromSrc");
-        if (src.empty()) {
-          std::string from = req.q("fromImage");
-          // Without a registry client (issue 4) a pull can only succeed when the image is here.
-          std::string ref = from + (req.q("tag").empty() ? "" : ":" + req.q("tag"));
-          if (auto img = e.images().resolve(ref)) {
-            TRY(w.begin_stream(200, "application/json"));
-            (void)w.write(Json{{"status", "Status: Image is up to date for " + ref}}.dump() + "\n");
-            (void)w.end_stream();
-            return {};
-          }
-          return make_error(ErrorCode::kNotFound,
-                            "pull access denied for " + from +
-                                ", repository does not exist or may require 'docker login': this "
-                                "berthd has no registry client yet");
-        }
-        if (src != "-")
-          return make_error(ErrorCode::kInvalidArgument,
-                            "import from a URL is not supported: " + src);
-        image::ImportOptions o;
-        std::string repo = req.q("repo"), tag = req.q("tag");
-        if (!repo.empty()) o.repo_tag = repo + (tag.empty() ? "" : ":" + tag);
-        o.message = req.q("message");
-        Json overrides = Json::object();
-        for (const auto& ch : req.query_all("changes")) {
-          auto sp = ch.find(' ');
-          std::string instr = ch.substr(0, sp),
-                      arg = sp == std::string::npos ? "" : ch.substr(sp + 1);
-          for (auto& c : instr) c = static_cast<char>(toupper(c));
-          auto args_of = [&](const std::string& a) -> Json {
-            auto j = json::parse(a, "change");
-            if (j && j->is_array()) return *j;
-            return Json::array({"/bin/sh", "-c", a});
-          };
-          if (instr == "CMD")
-            overrides["Cmd"] = args_of(arg);
-          else if (instr == "ENTRYPOINT")
-            overrides["Entrypoint"] = args_of(arg);
-          else if (instr == "ENV") {
-            auto eq = arg.find_first_of("= ");
-            std::string kv =
-                eq == std::string::npos ? arg : arg.substr(0, eq) + "=" + arg.substr(eq + 1);
-            overrides["Env"].push_back(kv);
-          } else if (instr == "WORKDIR")
-            overrides["WorkingDir"] = arg;
-          else if (instr == "USER")
-            overrides["User"] = arg;
-          else if (instr == "LABEL") {
-            auto eq = arg.find('=');
-            overrides["Labels"][arg.substr(0, eq)] =
-                eq == std::string::npos ? "" : arg.substr(eq + 1);
-          } else if (instr == "EXPOSE")
-            overrides["ExposedPorts"][arg.find('/') == std::string::npos ? arg + "/tcp" : arg] =
-                Json::object();
-          else if (instr == "VOLUME")
-            overrides["Volumes"][arg] = Json::object();
-          else if (instr == "STOPSIGNAL")
-            overrides["StopSignal"] = arg;
-          else
+  r.add("POST", "/images/create",
+        route([&e, &registry](http::Request& req, http::ResponseWriter& w) -> Result<> {
+          std::string src = req.q("fromSrc");
+          if (src.empty()) return pull_image(req, w, e, registry);
+          if (src != "-")
             return make_error(ErrorCode::kInvalidArgument,
-                              instr + " is not a valid change command");
-        }
-        o.config_overrides = overrides;
-        ASSIGN_OR_RETURN(BodyPipe bp, BodyPipe::start(req));
-        auto img = e.images().import(bp.read_end.get(), o);
-        bp.finish();
-        TRY(w.begin_stream(200, "application/json"));
-        if (!img)
-          stream_error(w, img.error());
-        else
-          (void)w.write(Json{{"status", img->id}}.dump() + "\n");
-        (void)w.end_stream();
-        return {};
-      }),
-      http::RouteOptions{.stream_body = true});
+                              "import from a URL is not supported: " + src);
+          image::ImportOptions o;
+          std::string repo = req.q("repo"), tag = req.q("tag");
+          if (!repo.empty()) o.repo_tag = repo + (tag.empty() ? "" : ":" + tag);
+          o.message = req.q("message");
+          ASSIGN_OR_RETURN(Json overrides, config_from_changes(req.query_all("changes")));
+          o.config_overrides = overrides;
+          ASSIGN_OR_RETURN(BodyPipe bp, BodyPipe::start(req));
+          auto img = e.images().import(bp.read_end.get(), o);
+          bp.finish();
+          TRY(w.begin_stream(200, "application/json"));
+          if (!img)
+            stream_error(w, img.error());
+          else
+            (void)w.write(Json{{"status", img->id}}.dump() + "\n");
+          (void)w.end_stream();
+          return {};
+        }),
+        http::RouteOptions{.stream_body = true});
   r.add("POST", "/images/prune",
         route([&e](http::Request& req, http::ResponseWriter& w) -> Result<> {
           ASSIGN_OR_RETURN(auto f, parse_filters(req.q("filters")));
@@ -312,6 +259,9 @@ void register_image_routes(http::Router& r, engine::Engine& e) {
           if (!req.body.empty()) {
             ASSIGN_OR_RETURN(cfg, json::parse(req.body, "commit config"));
           }
+          if (!cfg.is_object()) cfg = Json::object();
+          ASSIGN_OR_RETURN(Json changed, config_from_changes(req.query_all("changes")));
+          for (const auto& [k, v] : changed.items()) cfg[k] = v;
           q["config"] = cfg;
           ASSIGN_OR_RETURN(auto img, e.commit(req.q("container"), q));
           w.send_json(201, Json{{"Id", img.id}});

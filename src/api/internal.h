@@ -10,6 +10,7 @@
 
 #include "api/api.h"
 #include "base/json.h"
+#include "registry/client.h"
 
 namespace berth::api {
 
@@ -25,6 +26,10 @@ int64_t rfc3339_unix(const std::string& s);
 // docker's since/until: unix seconds (with fraction) or RFC 3339.
 int64_t parse_time_ns(const std::string& s);
 
+// docker's --change instructions (CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, EXPOSE, VOLUME,
+// STOPSIGNAL) as container-config fields; 400 naming an unknown instruction.
+Result<Json> config_from_changes(const std::vector<std::string>& changes);
+
 // Copies bytes both ways between a hijacked client and a stream until the stream ends; the
 // client's half-close is passed on.
 void splice_streams(int client_fd, const std::string& pending, int stream_fd);
@@ -38,7 +43,13 @@ Result<> stream_from_producer(http::ResponseWriter& w, std::string_view content_
 void register_system_routes(http::Router& r, engine::Engine& e);
 void register_container_routes(http::Router& r, engine::Engine& e);
 void register_exec_routes(http::Router& r, engine::Engine& e);
-void register_image_routes(http::Router& r, engine::Engine& e);
+void register_image_routes(http::Router& r, engine::Engine& e, registry::Client& registry);
+void register_registry_routes(http::Router& r, engine::Engine& e, registry::Client& registry);
+// POST /images/create?fromImage=: a pull with docker's progress stream.
+Result<> pull_image(http::Request& req, http::ResponseWriter& w, engine::Engine& e,
+                    registry::Client& registry);
+// {"errorDetail":{"message":..},"error":..} inside a progress stream already answered 200.
+void stream_error(http::ResponseWriter& w, const Error& err);
 void register_volume_routes(http::Router& r, engine::Engine& e);
 void register_archive_routes(http::Router& r, engine::Engine& e);
 

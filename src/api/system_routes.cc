@@ -144,7 +144,7 @@ void register_system_routes(http::Router& r, engine::Engine& e) {
                    {"ContainerdCommit", {{"ID", ""}, {"Expected", ""}}},
                    {"RuncCommit", {{"ID", ""}, {"Expected", ""}}},
                    {"InitCommit", {{"ID", ""}, {"Expected", ""}}},
-                   {"SecurityOptions", {"name=seccomp,profile=default"}},
+                   {"SecurityOptions", {"name=seccomp,profile=builtin"}},
                    {"Warnings", Json::array()}});
           return {};
         }));
@@ -176,6 +176,13 @@ void register_system_routes(http::Router& r, engine::Engine& e) {
           w.send_json(200, j);
           return {};
         }));
+  // No user-defined networks and no build cache exist yet; docker system prune asks anyway.
+  r.add("POST", "/networks/prune", [](http::Request&, http::ResponseWriter& w) {
+    w.send_json(200, Json{{"NetworksDeleted", Json::array()}});
+  });
+  r.add("POST", "/build/prune", [](http::Request&, http::ResponseWriter& w) {
+    w.send_json(200, Json{{"CachesDeleted", Json::array()}, {"SpaceReclaimed", 0}});
+  });
 }
 
 }  // namespace berth::api

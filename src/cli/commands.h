@@ -61,7 +61,12 @@ Status cmd_import(Cli& cli, const Args& args);
 Status cmd_save(Cli& cli, const Args& args);
 Status cmd_load(Cli& cli, const Args& args);
 Status cmd_pull(Cli& cli, const Args& args);
+Status cmd_push(Cli& cli, const Args& args);
 Status cmd_image_prune(Cli& cli, const Args& args);
+
+// Registries.
+Status cmd_login(Cli& cli, const Args& args);
+Status cmd_logout(Cli& cli, const Args& args);
 
 // Volumes.
 Status cmd_volume_create(Cli& cli, const Args& args);

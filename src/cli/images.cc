@@ -300,37 +300,6 @@ Status cmd_history(Cli& cli, const Args& args) {
   return ok();
 }
 
-Status cmd_pull(Cli& cli, const Args& args) {
-  bool quiet = false, all_tags = false;
-  std::string name, platform;
-  CLI::App app("Download an image from a registry", "pull");
-  setup_app(app);
-  app.add_flag("-q,--quiet", quiet, "Suppress verbose output");
-  app.add_flag("-a,--all-tags", all_tags, "Download all tagged images in the repository");
-  app.add_option("--platform", platform, "Set platform if server is multi-platform capable");
-  app.add_option("image", name)->required();
-  if (auto st = parse_args(app, args)) return *st;
-  auto [repo, tag] = split_tag(name);
-  if (name.find('@') != std::string::npos) {
-    repo = name.substr(0, name.find('@'));
-    tag = name.substr(name.find('@') + 1);
-  } else if (tag.empty() && !all_tags) {
-    tag = "latest";
-    err("Using default tag: latest\n");
-  }
-  http::RequestOptions o;
-  o.headers.push_back({"X-Registry-Auth", "e30="});
-  auto s = cli.stream(
-      "POST",
-      "/images/create" +
-          http::query_string({{"fromImage", repo}, {"tag", tag}, {"platform", platform}}),
-      o);
-  if (!s) return fail(s.error());
-  if (auto r = display_json_messages(**s, quiet ? -1 : 1, isatty(1)); !r) return fail(r.error());
-  if (quiet) out(name + "\n");
-  return ok();
-}
-
 Status cmd_import(Cli& cli, const Args& args) {
   std::vector<std::string> changes;
   std::string message, platform, source, ref;

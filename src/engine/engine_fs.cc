@@ -103,9 +103,33 @@ Result<image::Image> Engine::commit(const std::string& ref, const Json& q) {
   if (pause && c.state == State::kRunning) paused_here = static_cast<bool>(this->pause(c.id));
   Json config = c.config;
   const Json& overrides = q.value("config", Json::object());
+  // Changes add to what the container has (docker applies them as Dockerfile steps): Env by
+  // variable name, Labels, Volumes and ExposedPorts by key; other fields are replaced.
   if (overrides.is_object())
-    for (const auto& [k, v] : overrides.items())
-      if (!v.is_null()) config[k] = v;
+    for (const auto& [k, v] : overrides.items()) {
+      if (v.is_null()) continue;
+      if (k == "Env" && v.is_array() && config.value("Env", Json()).is_array()) {
+        Json env = config["Env"];
+        for (const auto& kv : v) {
+          if (!kv.is_string()) continue;
+          std::string s = kv.get<std::string>(), name = s.substr(0, s.find('='));
+          bool replaced = false;
+          for (auto& old : env)
+            if (old.is_string() &&
+                old.get<std::string>().substr(0, old.get<std::string>().find('=')) == name) {
+              old = s;
+              replaced = true;
+            }
+          if (!replaced) env.push_back(s);
+        }
+        config["Env"] = env;
+      } else if ((k == "Labels" || k == "Volumes" || k == "ExposedPorts") && v.is_object() &&
+                 config.value(k, Json()).is_object()) {
+        for (const auto& [kk, vv] : v.items()) config[k][kk] = vv;
+      } else {
+        config[k] = v;
+      }
+    }
   std::string repo = q.value("repo", ""), tag = q.value("tag", "");
   image::CommitOptions o{.upper_dir = images_->snapshotter().upper_dir(c.id),
                          .parent_image_id = c.image_id,

@@ -302,6 +302,9 @@ void serve_connection(std::shared_ptr<ServerShared> st, int fd, TlsContextPtr tl
   }
   SocketIo io(fd, tls.get());
   flat_buffer buf;
+  // Beast reads max(512, free capacity) bytes at a time: without room up front a streamed
+  // upload (docker load) arrives 512 bytes per syscall.
+  buf.reserve(64 * 1024);
   const Router& router = st->router;
   for (;;) {
     Parser p;
