@@ -93,7 +93,7 @@ void register_image_routes(http::Router& r, engine::Engine& e, registry::Client&
         ASSIGN_OR_RETURN(auto f, parse_filters(req.q("filters")));
         ASSIGN_OR_RETURN(auto list, e.images().list());
         Json out = Json::array();
-        for (const auto& img : list) {
+        for (auto& img : list) {
           bool keep = true;
           for (const auto& [k, vs] : f) {
             for (const auto& v : vs) {
@@ -108,11 +108,26 @@ void register_image_routes(http::Router& r, engine::Engine& e, registry::Client&
                 keep &= labels.contains(key) &&
                         (eq == std::string::npos || labels[key] == v.substr(eq + 1));
               } else if (k == "reference") {
-                bool any = false;
-                for (const auto& t : img.repo_tags)
-                  any |= t == v || t.substr(0, t.rfind(':')) == v ||
-                         ::fnmatch(v.c_str(), t.c_str(), 0) == 0;
-                keep &= any;
+                // docker's FamiliarMatch: the pattern against "name:tag" / "name@digest" and
+                // against the name alone; only the matching references are listed.
+                auto matches = [&](const std::string& r) {
+                  return std::any_of(vs.begin(), vs.end(), [&](const std::string& pat) {
+                    size_t slash = r.rfind('/');
+                    size_t cut = r.find('@');
+                    if (cut == std::string::npos) {
+                      cut = r.rfind(':');
+                      if (cut != std::string::npos && slash != std::string::npos && cut < slash)
+                        cut = std::string::npos;
+                    }
+                    std::string name = r.substr(0, cut);
+                    return ::fnmatch(pat.c_str(), r.c_str(), 0) == 0 ||
+                           ::fnmatch(pat.c_str(), name.c_str(), 0) == 0;
+                  });
+                };
+                std::erase_if(img.repo_tags, [&](const std::string& t) { return !matches(t); });
+                std::erase_if(img.repo_digests, [&](const std::string& d) { return !matches(d); });
+                keep &= !img.repo_tags.empty() || !img.repo_digests.empty();
+                break;  // all patterns at once: they are alternatives
               } else if (k == "before" || k == "since") {
                 auto other = e.images().resolve(v);
                 if (!other) return std::unexpected(other.error());

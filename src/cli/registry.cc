@@ -127,8 +127,10 @@ Status cmd_login(Cli& cli, const Args& args) {
   }
   if (auto st = store_credentials(key, c); !st)
     return fail(1, "Error saving credentials: " + st.error().message());
-  err("WARNING! Your password will be stored unencrypted in " + docker_config_path() + ".\n");
-  out("\nLogin Succeeded\n");
+  err("\nWARNING! Your credentials are stored unencrypted in '" + docker_config_path() +
+      "'.\nConfigure a credential helper to remove this warning. See\n"
+      "https://docs.docker.com/go/credential-store/\n\n");
+  out("Login Succeeded\n");
   return ok();
 }
 

@@ -257,9 +257,10 @@ void Puller::download_all() {
 }
 
 Result<PullResult> Puller::run() {
-  report_.line("Pulling from " + ref_.path, ref_.digest.empty() ? ref_.tag : ref_.digest);
   ASSIGN_OR_RETURN(repo_, client_.repository(ref_, opts_.auth, Access::kPull));
   ASSIGN_OR_RETURN(oci::Manifest manifest, resolve_manifest());
+  // Only now, as docker: an unknown or forbidden repository is an HTTP error, not a stream.
+  report_.line("Pulling from " + ref_.path, ref_.digest.empty() ? ref_.tag : ref_.digest);
   if (!manifest.config.media_type.empty() &&
       manifest.config.media_type != oci::media_type::kOciConfig &&
       manifest.config.media_type != oci::media_type::kDockerConfig)

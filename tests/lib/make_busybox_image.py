@@ -11,10 +11,12 @@ nobody), /etc/motd, /tmp (1777), /root, and empty /dev /proc /sys. Output format
 
 --layers N adds N small layers on top (layerK.txt each; the first also whites out /etc/motd).
 --gzip compresses the layers (OCI format only; docker-save layers are uncompressed).
+--pad-mb N adds one more layer on top holding /pad.bin, N MiB of seeded pseudo-random bytes
+(incompressible, the same for the same N): large images for load/save benchmarks.
 Output is deterministic: same busybox and arguments, same bytes.
 
 Usage: make_busybox_image.py -o out.tar [--format docker|docker-legacy|oci] [--tag busybox:latest]
-       [--layers N] [--gzip] [--busybox /bin/busybox] [--arch amd64]
+       [--layers N] [--pad-mb N] [--gzip] [--busybox /bin/busybox] [--arch amd64]
 """
 import argparse
 import gzip
@@ -23,6 +25,7 @@ import io
 import json
 import os
 import platform
+import random
 import subprocess
 import sys
 import tarfile
@@ -107,6 +110,12 @@ def extra_layer(k):
     return layer.bytes()
 
 
+def pad_layer(mib):
+    layer = Layer()
+    layer.file("pad.bin", random.Random(mib).randbytes(mib << 20))
+    return layer.bytes()
+
+
 def normalise(ref):
     name, tag = ref, "latest"
     slash = ref.rfind("/")
@@ -157,16 +166,22 @@ def main():
     ap.add_argument("--format", choices=("docker", "docker-legacy", "oci"), default="docker")
     ap.add_argument("--tag", default="busybox:latest", help="repo tag; empty for none")
     ap.add_argument("--layers", type=int, default=0)
+    ap.add_argument("--pad-mb", type=int, default=0, help="add a layer of N MiB of random data")
     ap.add_argument("--gzip", action="store_true")
     ap.add_argument("--busybox", default="/bin/busybox")
     ap.add_argument("--arch", default=go_arch())
     args = ap.parse_args()
 
     layers = [base_layer(args.busybox)] + [extra_layer(k) for k in range(1, args.layers + 1)]
+    if args.pad_mb > 0:
+        layers.append(pad_layer(args.pad_mb))
     diff_ids = [sha256(l) for l in layers]
     history = [{"created": CREATED, "created_by": "/bin/sh -c #(nop) ADD file:busybox in / "}]
     history += [{"created": CREATED, "created_by": "/bin/sh -c #(nop) ADD file:layer%d.txt in / " % k}
                 for k in range(1, args.layers + 1)]
+    if args.pad_mb > 0:
+        history.append({"created": CREATED,
+                        "created_by": "/bin/sh -c #(nop) ADD file:pad.bin in / "})
     history.append({"created": CREATED, "created_by": '/bin/sh -c #(nop)  CMD ["sh"]', "empty_layer": True})
     config = {
         "architecture": args.arch,
