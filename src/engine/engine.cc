@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "base/strings.h"
 #include "engine/engine_internal.h"
+#include "engine/seccomp_profile.h"
 #include "engine/spec_builder.h"
 #include "shim/client.h"
 
@@ -155,8 +156,11 @@ static std::string exe_dir() {
 Result<std::unique_ptr<Engine>> Engine::create(const Options& opts) {
   std::unique_ptr<Engine> e(new Engine(opts));
   Impl& im = *e->impl_;
+  for (const auto& root : {opts.data_root, opts.exec_root})
+    (void)remove_all(root + "/" + kTrashDir);  // removed containers a crash left behind
   for (const auto& d : {opts.data_root, opts.data_root + "/containers", opts.exec_root,
-                        opts.exec_root + "/containers", opts.exec_root + "/runtime"})
+                        opts.exec_root + "/containers", opts.exec_root + "/runtime",
+                        opts.data_root + "/" + kTrashDir, opts.exec_root + "/" + kTrashDir})
     TRY_CTX(mkdir_all(d, 0711), "creating " + d);
   ASSIGN_OR_RETURN(e->images_, image::ImageStore::open(opts.data_root));
   ASSIGN_OR_RETURN(im.db, ContainerDb::open(opts.data_root + "/metadata.db"));
@@ -234,6 +238,7 @@ Result<> validate_host_config(const Json& hc) {
   if (hc.contains("CpuShares") && hc["CpuShares"].is_number_integer() &&
       hc["CpuShares"].get<int64_t>() < 0)
     return make_error(ErrorCode::kInvalidArgument, "invalid CPU shares: must be positive");
+  TRY(validate_seccomp_opt(hc));
   return {};
 }
 
@@ -415,9 +420,15 @@ Result<CreateResult> Engine::create_container(const std::string& name_in, const 
                         "invalid mount config: mount type unknown: " + type);
     }
   }
-  for (const Json obj_dst = ic.value("Volumes", Json::object());
-       const auto& [dst, _] : obj_dst.items())
-    if (!dests.count(dst)) TRY(add_volume(random_hex(32), dst, true, true));
+  // Anonymous volumes: `-v /path` (Config.Volumes of the request) and the image's VOLUMEs.
+  for (const Json& vols : {config.value("Volumes", Json::object()), ic.value("Volumes", Json::object())}) {
+    if (!vols.is_object()) continue;
+    for (const auto& [dst, _] : vols.items()) {
+      if (dests.count(dst)) continue;
+      TRY(add_volume(random_hex(32), dst, true, true));
+      dests.insert(dst);
+    }
+  }
 
   // Rootfs snapshot and the container directory.
   const std::string dir = im.container_dir(c.id);

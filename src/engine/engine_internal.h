@@ -69,6 +69,10 @@ struct Engine::Impl {
   void schedule_restart(const std::shared_ptr<Entry>& e, int delay_ms);
 };
 
+// Under the data root and the exec root: directories of removed containers, deleted in the
+// background (and at the next start after a crash).
+inline constexpr const char* kTrashDir = "trash";
+
 std::string random_hex(size_t bytes);
 std::string generate_name();
 int64_t parse_size(const std::string& s);  // "10m" -> bytes, -1 when empty/invalid

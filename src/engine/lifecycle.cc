@@ -9,10 +9,10 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 #include "base/file.h"
@@ -30,26 +30,29 @@ using namespace std::chrono_literals;
 namespace {
 
 // Brings the loopback interface up inside the container's network namespace (docker's
-// --network none still has a working lo).
+// --network none still has a working lo). setns(CLONE_NEWNET) changes only the calling thread, so
+// a short-lived thread does it: no fork of the daemon (page tables, copy-on-write faults after).
 Result<> loopback_up(pid_t pid) {
   UniqueFd ns(::open(("/proc/" + std::to_string(pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
   if (!ns) return errno_error("opening network namespace of " + std::to_string(pid));
-  pid_t child = ::fork();
-  if (child < 0) return errno_error("fork");
-  if (child == 0) {
-    if (::setns(ns.get(), CLONE_NEWNET) != 0) _exit(1);
-    int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  Result<> result;
+  std::thread([&] {
+    if (::setns(ns.get(), CLONE_NEWNET) != 0) {
+      result = errno_error("entering network namespace of " + std::to_string(pid));
+      return;
+    }
+    UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     struct ifreq ifr {};
-    strcpy(ifr.ifr_name, "lo");
-    if (s < 0 || ::ioctl(s, SIOCGIFFLAGS, &ifr) != 0) _exit(2);
+    std::strcpy(ifr.ifr_name, "lo");
+    if (!s || ::ioctl(s.get(), SIOCGIFFLAGS, &ifr) != 0) {
+      result = errno_error("reading flags of lo in the container");
+      return;
+    }
     ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-    _exit(::ioctl(s, SIOCSIFFLAGS, &ifr) == 0 ? 0 : 3);
-  }
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    return make_error(ErrorCode::kInternal, "bringing up lo in the container failed");
-  return {};
+    if (::ioctl(s.get(), SIOCSIFFLAGS, &ifr) != 0)
+      result = errno_error("bringing up lo in the container");
+  }).join();  // the thread ends in the container's namespace: it is never reused
+  return result;
 }
 
 // docker run maps these runtime errors to exit codes 127 and 126.
@@ -81,7 +84,9 @@ Result<> Engine::Impl::ensure_rootfs(Entry& e) {
       return {};
   }
   TRY_CTX(mkdir_all(target, 0755), "creating " + target);
-  TRY(engine->images_->snapshotter().mount(e.c.id, target));
+  // A --rm container's upper dir goes away with it: no need to sync it at unmount.
+  TRY(engine->images_->snapshotter().mount(e.c.id, target,
+                                           e.c.host_config.value("AutoRemove", false)));
   e.c.rootfs_mounted = true;
   return {};
 }
@@ -439,9 +444,23 @@ Result<> Engine::Impl::remove_locked(const std::shared_ptr<Entry>& e, bool remov
   }
   (void)engine->images_->snapshotter().unmount(rootfs_dir(c.id));
   TRY(engine->images_->snapshotter().remove(c.id));
-  (void)remove_all(bundle_dir(c.id));
-  (void)remove_all(shim_dir(c.id));
-  (void)remove_all(container_dir(c.id));
+  // The container's directories leave by one rename each and are deleted once the waiters
+  // (docker run --rm) have their answer; Engine::create empties what a crash left in the trash.
+  std::vector<std::string> trash;
+  auto discard = [&](const std::string& dir, const std::string& root, const std::string& name) {
+    std::string to = root + "/" + kTrashDir + "/" + name;
+    if (::rename(dir.c_str(), to.c_str()) == 0)
+      trash.push_back(to);
+    else if (errno != ENOENT)
+      (void)remove_all(dir);
+  };
+  discard(bundle_dir(c.id), engine->opts_.exec_root, c.id + ".bundle");
+  discard(shim_dir(c.id), engine->opts_.exec_root, c.id + ".shim");
+  discard(container_dir(c.id), engine->opts_.data_root, c.id);
+  if (!trash.empty())
+    std::thread([trash] {
+      for (const auto& t : trash) (void)remove_all(t);
+    }).detach();
   {
     std::lock_guard lock(mu);
     TRY(db->remove(c.id));
@@ -621,7 +640,22 @@ Result<> Engine::restore() {
       continue;
     }
     bool was_running = c.running();
-    if (!was_running) continue;
+    if (!was_running) {
+      // docker starts these when the daemon starts: always (even after a manual stop),
+      // unless-stopped when not stopped by hand, on-failure after a failure with retries left.
+      std::string policy = restart_policy(c);
+      int max = c.host_config.value("RestartPolicy", Json::object()).value("MaximumRetryCount", 0);
+      bool start = policy == "always" || (policy == "unless-stopped" && !c.manually_stopped) ||
+                   (policy == "on-failure" && !c.manually_stopped && c.exit_code != 0 &&
+                    (max <= 0 || c.restart_count < max));
+      if (start && c.state == State::kExited) {
+        std::thread([this, id = c.id] {
+          if (auto r = this->start(id); !r)
+            log::warn("starting " + id + " after daemon start: " + r.error().message());
+        }).detach();
+      }
+      continue;
+    }
     auto client = shim::Client::connect(impl_->shim_dir(c.id));
     if (client) {
       auto st = client->state();

@@ -1,7 +1,7 @@
 // Docker container -> OCI spec. The defaults follow dockerd's (daemon/oci_linux.go and
 // oci/defaults.go): 14 default capabilities, the same masked and read-only paths, /dev as tmpfs,
-// 64 MiB /dev/shm, and the hostname/hosts/resolv.conf files bind-mounted from the container
-// directory.
+// 64 MiB /dev/shm, docker's default seccomp profile (seccomp_profile.h), and the
+// hostname/hosts/resolv.conf files bind-mounted from the container directory.
 #include "engine/spec_builder.h"
 
 #include <fcntl.h>
@@ -12,6 +12,7 @@
 #include "base/file.h"
 #include "base/path.h"
 #include "base/strings.h"
+#include "engine/seccomp_profile.h"
 #include "runtime/security/signals.h"
 
 namespace berth::engine {
@@ -413,6 +414,8 @@ Result<Json> build_spec(const SpecInputs& in) {
   for (const Json obj_k = hc.value("Sysctls", Json::object()); const auto& [k, v] : obj_k.items())
     if (v.is_string()) sysctl[k] = v;
   if (!sysctl.empty()) linux_["sysctl"] = sysctl;
+  ASSIGN_OR_RETURN(Json seccomp, container_seccomp(hc, caps));
+  if (!seccomp.is_null()) linux_["seccomp"] = std::move(seccomp);
 
   Json spec = {{"ociVersion", "1.2.0"},
                {"process", process},

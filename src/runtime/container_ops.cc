@@ -133,7 +133,12 @@ static Result<> destroy_container(const GlobalOptions& g, const ContainerState& 
   // Anything still in the cgroup (forked daemons, exec'd processes) goes too.
   (void)cg->kill_all(SIGKILL);
   TRY(cg->destroy());
-  auto spec = oci::parse_spec(s.config);
+  // Parsing the whole spec (seccomp profile and all) only pays off when there are hooks to run.
+  const json::Json* hooks =
+      s.config.is_object() && s.config.contains("hooks") ? &s.config["hooks"] : nullptr;
+  auto spec = hooks && hooks->is_object() && hooks->contains("poststop")
+                  ? oci::parse_spec(s.config)
+                  : Result<oci::Spec>(make_error(ErrorCode::kNotFound, "no poststop hooks"));
   if (spec && !spec->hooks.poststop.empty()) {
     std::string state = json::dump(spec_state_json(s, Status::kStopped));
     if (auto h = run_hooks(spec->hooks.poststop, "poststop", state); !h)

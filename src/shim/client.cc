@@ -1,9 +1,10 @@
-// berthd's side: spawn() writes the options to <state_dir>/shim.json, fork+execs berth-shim with
+// berthd's side: spawn() writes the options to <state_dir>/shim.json, spawns berth-shim with
 // a report pipe on fd 3 and reads its start-up report; Client opens one connection per request
 // (JSON line out, JSON line back; attach and exec keep the connection as the stream).
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +15,8 @@
 #include "shim/client.h"
 #include "shim/fd_util.h"
 #include "shim/protocol.h"
+
+extern char** environ;
 
 namespace berth::shim {
 namespace {
@@ -76,29 +79,34 @@ Result<Started> spawn(const SpawnOptions& o) {
   int p[2];
   if (::pipe2(p, O_CLOEXEC) != 0) return errno_error("pipe");
   UniqueFd rd(p[0]), wr(p[1]);
+  if (wr.get() == kReportFd) {  // dup2 onto itself would keep close-on-exec: move it first
+    wr.reset(::fcntl(p[1], F_DUPFD_CLOEXEC, kReportFd + 1));
+    if (!wr) return errno_error("dup report pipe");
+  }
   std::string path = o.shim_path, dir = o.state_dir;
   char* argv[] = {path.data(), dir.data(), nullptr};
-  pid_t pid = ::fork();
-  if (pid < 0) return errno_error("fork shim");
-  if (pid == 0) {
-    // Async-signal-safe calls only: the caller may have threads.
-    if (p[1] == kReportFd)
-      ::fcntl(kReportFd, F_SETFD, 0);
-    else
-      ::dup2(p[1], kReportFd);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execv(argv[0], argv);
-    _exit(127);
-  }
+  // posix_spawn is a vfork: berthd's page tables are not copied for a child that execs at once.
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  ::posix_spawn_file_actions_init(&actions);
+  ::posix_spawnattr_init(&attr);
+  ::posix_spawn_file_actions_adddup2(&actions, wr.get(), kReportFd);
+  sigset_t none;
+  sigemptyset(&none);
+  ::posix_spawnattr_setsigmask(&attr, &none);
+  ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+  pid_t pid = -1;
+  int rc = ::posix_spawn(&pid, argv[0], &actions, &attr, argv, environ);
+  ::posix_spawn_file_actions_destroy(&actions);
+  ::posix_spawnattr_destroy(&attr);
+  if (rc == ENOENT || rc == EACCES)
+    return make_error(ErrorCode::kNotFound, "exec shim " + o.shim_path + ": not found");
+  if (rc != 0) return errno_error(rc, "spawn shim " + o.shim_path);
   wr.reset();
   // The first shim process forks the real shim and exits at once.
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-    return make_error(ErrorCode::kNotFound, "exec shim " + o.shim_path + ": not found");
 
   Started started;
   std::string buf;

@@ -115,7 +115,9 @@ Result<pid_t> Server::setup() {
   oom_baseline_ = read_oom_kills(driver_->cgroup_paths());
   (void)write_file_atomic(o_.state_dir + "/" + kPidFile, std::to_string(::getpid()), 0644, false);
   ::malloc_trim(0);  // create parsed the bundle; give that memory back
-  release_unused_text();
+  // release_unused_text() runs in the loop's first turn, after berthd has the pid.
+  trim_pending_ = true;
+  trim_at_ = Clock::now();
   return init_pid_;
 }
 
@@ -426,7 +428,8 @@ void Server::handle_request(Conn& c, const json::Json& req) {
     if (r) {
       started_ = true;
       exit_.started_at = log::rfc3339_now(true);
-      release_unused_text();  // from here on only the loop runs
+      // From here on only the loop runs: release_unused_text() once the reply is out.
+      trim_at_ = Clock::now();
     }
   } else if (op == "kill") {
     r = driver_->kill(req.value("signal", SIGTERM), req.value("all", false));
@@ -466,7 +469,9 @@ void Server::on_init_exit(int status) {
   if (log_) {
     if (auto r = log_->flush(); !r) log::error("container " + o_.id + ": " + r.error().message());
   }
-  if (auto r = write_file_atomic(o_.state_dir + "/" + kExitFile, json::dump(exit_to_json(exit_)));
+  // Not fsynced: the state dir is runtime state (tmpfs /run), gone after a reboot anyway.
+  if (auto r = write_file_atomic(o_.state_dir + "/" + kExitFile, json::dump(exit_to_json(exit_)),
+                                 0644, false);
       !r)
     log::error(r.error().message());
   if (auto r = driver_->destroy(); !r)
