@@ -266,7 +266,7 @@ Result<> register_routes(http::Router& router, engine::Engine& engine, const Opt
     }
     return true;
   });
-  register_system_routes(router, engine);
+  register_system_routes(router, engine, opts.registry);
   register_archive_routes(router, engine);
   register_container_routes(router, engine);
   register_exec_routes(router, engine);

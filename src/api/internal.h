@@ -40,7 +40,7 @@ Result<> stream_from_producer(http::ResponseWriter& w, std::string_view content_
                               const http::ResponseWriter::Headers& headers,
                               const std::function<Result<>(int fd)>& producer);
 
-void register_system_routes(http::Router& r, engine::Engine& e);
+void register_system_routes(http::Router& r, engine::Engine& e, const registry::Options& reg);
 void register_container_routes(http::Router& r, engine::Engine& e);
 void register_exec_routes(http::Router& r, engine::Engine& e);
 void register_image_routes(http::Router& r, engine::Engine& e, registry::Client& registry);

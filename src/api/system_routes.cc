@@ -36,7 +36,32 @@ std::string cgroup_driver_version() {
 
 }  // namespace
 
-void register_system_routes(http::Router& r, engine::Engine& e) {
+namespace {
+
+// docker info's RegistryConfig: the daemon's insecure registries (CIDRs apart) and mirrors.
+Json registry_config(const registry::Options& reg) {
+  Json cidrs = Json::array({"127.0.0.0/8"});
+  Json mirrors = Json::array();
+  for (const auto& m : reg.mirrors) mirrors.push_back(m.ends_with("/") ? m : m + "/");
+  Json index = {
+      {"docker.io",
+       {{"Name", "docker.io"}, {"Mirrors", mirrors}, {"Secure", true}, {"Official", true}}}};
+  for (const auto& r : reg.insecure_registries) {
+    if (r.find('/') != std::string::npos)
+      cidrs.push_back(r);
+    else
+      index[r] = {{"Name", r}, {"Mirrors", Json::array()}, {"Secure", false}, {"Official", false}};
+  }
+  return {{"AllowNondistributableArtifactsCIDRs", Json::array()},
+          {"AllowNondistributableArtifactsHostnames", Json::array()},
+          {"InsecureRegistryCIDRs", cidrs},
+          {"IndexConfigs", index},
+          {"Mirrors", mirrors}};
+}
+
+}  // namespace
+
+void register_system_routes(http::Router& r, engine::Engine& e, const registry::Options& reg) {
   auto ping = [](http::Request& req, http::ResponseWriter& w) {
     if (req.method == "HEAD")
       w.send(200, "text/plain; charset=utf-8", "", ping_headers());
@@ -71,7 +96,8 @@ void register_system_routes(http::Router& r, engine::Engine& e) {
                   {"KernelVersion", kernel_version()},
                   {"BuildTime", ""}});
   });
-  r.add("GET", "/info", route([&e](http::Request&, http::ResponseWriter& w) -> Result<> {
+  r.add("GET", "/info",
+        route([&e, rc = registry_config(reg)](http::Request&, http::ResponseWriter& w) -> Result<> {
           auto n = e.counts();
           auto images = e.images().list();
           struct sysinfo si {};
@@ -117,10 +143,7 @@ void register_system_routes(http::Router& r, engine::Engine& e) {
                    {"NCPU", get_nprocs()},
                    {"MemTotal", static_cast<int64_t>(si.totalram) * si.mem_unit},
                    {"IndexServerAddress", "https://index.docker.io/v1/"},
-                   {"RegistryConfig",
-                    {{"IndexConfigs", Json::object()},
-                     {"InsecureRegistryCIDRs", {"127.0.0.0/8"}},
-                     {"Mirrors", Json::array()}}},
+                   {"RegistryConfig", rc},
                    {"GenericResources", nullptr},
                    {"HttpProxy", ""},
                    {"HttpsProxy", ""},

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <map>
 
 #include <fmt/format.h>
@@ -78,7 +79,17 @@ std::string render_json_message(const Value& m, bool is_tty, int width) {
 }
 
 Result<void> display_json_messages(http::BodyStream& body, int fd, bool is_tty,
-                                   const std::function<void(const Value&)>& aux) {
+                                   const std::function<void(const Value&)>& aux, bool show_speed) {
+  using Clock = std::chrono::steady_clock;
+  struct Transfer {
+    Clock::time_point start;
+    int64_t bytes = 0;
+  };
+  std::map<std::string, Transfer> transfers;
+  auto rate = [](int64_t bytes, double secs) {
+    // One progress event only (a small blob): no meaningful rate.
+    return secs < 0.001 ? std::string("-") : human_size(static_cast<double>(bytes) / secs) + "/s";
+  };
   std::string buf;
   std::map<std::string, size_t> ids;
   int width = 80;
@@ -119,7 +130,26 @@ Result<void> display_json_messages(http::BodyStream& body, int fd, bool is_tty,
     } else {
       ids.clear();
     }
-    text += render_json_message(m, is_tty, width);
+    std::string line = render_json_message(m, is_tty, width);
+    if (show_speed && !id.empty()) {
+      const std::string status = m.value("status", "");
+      auto now = Clock::now();
+      if (progress && (status == "Downloading" || status == "Pushing")) {
+        auto [it, fresh] = transfers.try_emplace(id, Transfer{now, 0});
+        it->second.bytes = m["progressDetail"].value("current", int64_t{0});
+        double secs = std::chrono::duration<double>(now - it->second.start).count();
+        if (is_tty && !line.empty() && line.back() == '\r')
+          line.insert(line.size() - 1, "  " + rate(it->second.bytes, secs));
+      } else if ((status == "Download complete" || status == "Pushed") && !is_tty &&
+                 transfers.count(id) && !line.empty() && line.back() == '\n') {
+        const Transfer& t = transfers[id];
+        double secs = std::chrono::duration<double>(now - t.start).count();
+        line.insert(line.size() - 1,
+                    fmt::format(" ({} in {:.2f}s, {})", human_size(static_cast<double>(t.bytes)),
+                                secs, rate(t.bytes, secs)));
+      }
+    }
+    text += line;
     if (!id.empty() && is_tty && diff > 0) text += fmt::format("\033[{}B", diff);
     return write_all(fd, text);
   };

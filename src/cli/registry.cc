@@ -38,7 +38,8 @@ Status cmd_pull(Cli& cli, const Args& args) {
           http::query_string({{"fromImage", ref->name()}, {"tag", tag}, {"platform", platform}}),
       o);
   if (!s) return fail(s.error());
-  if (auto r = display_json_messages(**s, quiet ? -1 : 1, isatty(1)); !r) return fail(r.error());
+  if (auto r = display_json_messages(**s, quiet ? -1 : 1, isatty(1), {}, true); !r)
+    return fail(r.error());
   oci::Reference shown = *ref;
   if (!shown.digest.empty()) shown.tag.clear();
   out(shown.string() + "\n");
@@ -68,7 +69,8 @@ Status cmd_push(Cli& cli, const Args& args) {
       "POST", "/images/" + ref->familiar_name() + "/push" + http::query_string({{"tag", ref->tag}}),
       o);
   if (!s) return fail(s.error());
-  if (auto r = display_json_messages(**s, quiet ? -1 : 1, isatty(1)); !r) return fail(r.error());
+  if (auto r = display_json_messages(**s, quiet ? -1 : 1, isatty(1), {}, true); !r)
+    return fail(r.error());
   if (quiet) out(ref->familiar() + "\n");
   return ok();
 }

@@ -222,6 +222,10 @@ Result<HttpResponse> Transport::perform(const HttpRequest& req) {
     return errno_error(x.read_errno, "reading the request body for " + req.method + " " + req.url);
   if (rc != CURLE_OK) {
     resp.net_error = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    // A plain-http server answering a TLS hello: say it as docker (Go's net/http) does.
+    if (rc == CURLE_SSL_CONNECT_ERROR &&
+        resp.net_error.find("wrong version number") != std::string::npos)
+      resp.net_error = "http: server gave HTTP response to HTTPS client";
     resp.connect_failed =
         resp.status == 0 && (rc == CURLE_COULDNT_CONNECT || rc == CURLE_SSL_CONNECT_ERROR ||
                              rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_RECV_ERROR ||

@@ -13,12 +13,14 @@ even on failure; each test class has its own daemon, registries and ports.
 """
 
 import base64
+import io
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import unittest
 
@@ -483,6 +485,43 @@ class FaultTest(Base):
             self.assertRegex(r.stderr, re.compile(r"digest|checksum|verif", re.I))
             self.assert_nothing_new(before)
             self.assertFalse(stored_blob(self.d, f.target_layer))
+
+    def test_hostile_layer_writes_nothing_outside_its_snapshot(self):
+        # A layer that tries every way out: `..` paths, an absolute symlink followed by a file
+        # through it, a relative symlink climbing out, and a hardlink to a host file.
+        canary = tempfile.mkdtemp(prefix="berth-hostile-")
+        self.addCleanup(shutil.rmtree, canary, ignore_errors=True)
+        passwd_links = os.stat("/etc/passwd").st_nlink
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            def add(name, data=b"owned\n", **kw):
+                ti = tarfile.TarInfo(name)
+                ti.mtime, ti.mode = 1700000000, 0o644
+                for k, v in kw.items():
+                    setattr(ti, k, v)
+                if ti.type == tarfile.REGTYPE:
+                    ti.size = len(data)
+                    tar.addfile(ti, io.BytesIO(data))
+                else:
+                    tar.addfile(ti)
+            add("../../../../../.." + canary + "/dotdot")
+            add("abs", type=tarfile.SYMTYPE, linkname=canary)
+            add("abs/through-absolute-symlink")
+            add("rel", type=tarfile.SYMTYPE, linkname="../../../../../../.." + canary)
+            add("rel/through-relative-symlink")
+            add("hard", type=tarfile.LNKTYPE, linkname="/etc/passwd")
+        image = self.base.with_layer(buf.getvalue())
+        with FaultyRegistry(image) as f:
+            before = image_ids(self.d)
+            r = self.d.docker("pull", f"{f.host}/fault/hostile:latest", timeout=300)
+            self.assertEqual(os.listdir(canary), [], describe(r))
+            self.assertEqual(os.stat("/etc/passwd").st_nlink, passwd_links)
+            if r.returncode != 0:
+                self.assert_nothing_new(before)
+            else:
+                # Whatever landed is inside the container's view, not on the host.
+                r = self.docker("run", "--rm", f"{f.host}/fault/hostile:latest", "ls", "/")
+                self.assertEqual(os.listdir(canary), [])
 
     def test_dropped_connection_resumes(self):
         with FaultyRegistry(self.image(), "drop", count=1) as f:
