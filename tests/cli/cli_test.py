@@ -5,16 +5,15 @@ Both CLIs talk to the same daemon and the outputs that must match are compared b
 ps (table, -q, --format, --no-trunc, filters), images, inspect -f and raw inspect, logs, exec,
 exit codes of run, stdin piping, cp round trips, volume ls, error lines.
 
-BERTH_TEST_DAEMON selects the daemon: "dockerd" (default: Debian's dockerd 20.10 started here,
-isolated in a temporary directory and a private mount namespace) or "berthd" ($BERTHD, started
-and cleaned up by tests/engine/engine_lib.Daemon; or an already running daemon at
-$BERTH_TEST_HOST). The berth binary is $BERTH_CLI or <build>/berth.
+BERTH_TEST_DAEMON selects the daemon: "dockerd" (default: Debian's dockerd 20.10, started and
+cleaned up by tests/engine/engine_lib.Dockerd in a temporary directory and a private mount
+namespace) or "berthd" ($BERTHD, by tests/engine/engine_lib.Daemon; or an already running daemon
+at $BERTH_TEST_HOST). The berth binary is $BERTH_CLI or <build>/berth.
 """
 
 import json
 import os
 import pty
-import re
 import shutil
 import signal
 import subprocess
@@ -30,10 +29,11 @@ BUILD = os.environ.get("BERTH_BUILD_DIR", os.path.join(SOURCE, "build", "cli"))
 BERTH = os.environ.get("BERTH_CLI", os.path.join(BUILD, "berth"))
 DOCKER = next((p for p in ("/usr/local/bin/docker", "/usr/bin/docker") if os.access(p, os.X_OK)),
               shutil.which("docker"))
-DOCKERD = shutil.which("dockerd")
 DAEMON = os.environ.get("BERTH_TEST_DAEMON", "dockerd")
 BUNDLE_SCRIPT = os.path.join(SOURCE, "scripts", "make-busybox-bundle.sh")
 IMAGE = "busybox:test"
+sys.path.insert(0, os.path.join(SOURCE, "tests", "engine"))
+import engine_lib  # noqa: E402
 
 
 def run(argv, *, input=None, timeout=60, env=None, text=True):
@@ -43,30 +43,6 @@ def run(argv, *, input=None, timeout=60, env=None, text=True):
 
 def describe(p):
     return f"$ {' '.join(p.args)}\nexit {p.returncode}\nstdout: {p.stdout!r}\nstderr: {p.stderr!r}"
-
-
-def pids_mentioning(path):
-    pids = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit() or int(d) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{d}/cmdline", "rb") as f:
-                if path.encode() in f.read():
-                    pids.append(int(d))
-        except OSError:
-            pass
-    return pids
-
-
-def mounts_under(path):
-    out = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            point = line.split()[4]
-            if point == path or point.startswith(path + "/"):
-                out.append(point)
-    return sorted(out, key=len, reverse=True)
 
 
 class CliTest(unittest.TestCase):
@@ -82,71 +58,25 @@ class CliTest(unittest.TestCase):
         cls.dir = tempfile.mkdtemp(prefix="berth-cli-")
         os.chmod(cls.dir, 0o755)
         cls.daemon = None
-        cls.log = None
         cls.addClassCleanup(cls._cleanup)
-        d = cls.dir
-        cls.sock = os.path.join(d, "d.sock")
         if DAEMON == "berthd" and os.environ.get("BERTH_TEST_HOST"):
             cls.host = os.environ["BERTH_TEST_HOST"]
         else:
-            cls.host = f"unix://{cls.sock}"
-            cls._start_daemon()
+            cls.daemon = engine_lib.new_daemon("berth-cli-", DAEMON)
+            cls.daemon.start()
+            cls.host = f"unix://{cls.daemon.sock}"
         cls.env = dict(os.environ, DOCKER_HOST=cls.host,
-                       DOCKER_CONFIG=os.path.join(d, "cli-config"))
+                       DOCKER_CONFIG=os.path.join(cls.dir, "cli-config"))
         cls.env.pop("DOCKER_API_VERSION", None)
-        deadline = time.monotonic() + 60
-        while True:
-            p = run([DOCKER, "version", "--format", "{{.Server.Version}}"], env=cls.env,
-                    timeout=30)
-            if p.returncode == 0:
-                break
-            if (cls.daemon and cls.daemon.poll() is not None) or time.monotonic() > deadline:
-                raise AssertionError("daemon did not come up:\n" + cls._daemon_log())
-            time.sleep(0.2)
+        p = run([DOCKER, "version", "--format", "{{.Server.Version}}"], env=cls.env, timeout=30)
+        if p.returncode != 0:
+            raise AssertionError(f"daemon does not answer: {describe(p)}")
         cls._import_busybox()
 
     @classmethod
-    def _start_daemon(cls):
-        d = cls.dir
-        cls.log = open(os.path.join(d, "daemon.log"), "w")
-        if DAEMON == "berthd":
-            sys.path.insert(0, os.path.join(os.path.dirname(HERE), "engine"))
-            from engine_lib import Daemon  # noqa: E402
-            cls.berthd = Daemon(prefix="berth-cli-berthd-")
-            cls.berthd.start()
-            cls.host = f"unix://{cls.berthd.sock}"
-            return
-        if not DOCKERD or not shutil.which("unshare"):
-            raise unittest.SkipTest("dockerd or unshare missing")
-        with open(os.path.join(d, "daemon.json"), "w") as f:
-            f.write("{}\n")
-        dockerd = [DOCKERD, "--config-file", f"{d}/daemon.json", "--data-root", f"{d}/data",
-                   "--exec-root", f"{d}/exec", "--pidfile", f"{d}/docker.pid",
-                   "-H", cls.host, "--iptables=false", "--ip-forward=false",
-                   "--ip-masq=false", "--bridge=none", "--userland-proxy=false",
-                   "--exec-opt", "native.cgroupdriver=cgroupfs", "--log-level", "warn"]
-        # A private mount namespace with empty /run (containerd's shim sockets) and /etc/docker.
-        setup = ("mount -t tmpfs -o mode=755 tmpfs /run && "
-                 "{ [ ! -d /etc/docker ] || mount -t tmpfs -o mode=755 tmpfs /etc/docker; } && "
-                 'exec "$@"')
-        cls.daemon = subprocess.Popen(
-            ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", setup,
-             "sh", *dockerd],
-            stdin=subprocess.DEVNULL, stdout=cls.log, stderr=subprocess.STDOUT,
-            start_new_session=True)
-
-    @classmethod
-    def _daemon_log(cls):
-        try:
-            with open(os.path.join(cls.dir, "daemon.log")) as f:
-                return f.read()[-3000:]
-        except OSError:
-            return ""
-
-    @classmethod
     def _import_busybox(cls):
-        if getattr(cls, "berthd", None):
-            cls.berthd.load_busybox(tag=IMAGE)
+        if cls.daemon and cls.daemon.kind == "berthd":
+            cls.daemon.load_busybox(tag=IMAGE)
             return
         parent = os.path.join(cls.dir, "image")
         subprocess.run([BUNDLE_SCRIPT, "--no-config", "--hardlink", parent], check=True,
@@ -162,29 +92,8 @@ class CliTest(unittest.TestCase):
 
     @classmethod
     def _cleanup(cls):
-        if getattr(cls, "berthd", None):
-            cls.berthd.cleanup()
-        if cls.daemon is not None and cls.daemon.poll() is None:
-            p = run([DOCKER, "ps", "-aq"], env=cls.env, timeout=30)
-            if p.returncode == 0 and p.stdout.split():
-                run([DOCKER, "rm", "-f", *p.stdout.split()], env=cls.env, timeout=60)
-            os.killpg(cls.daemon.pid, signal.SIGTERM)
-            try:
-                cls.daemon.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(cls.daemon.pid, signal.SIGKILL)
-                cls.daemon.wait(10)
-        if cls.log:
-            cls.log.close()
-        for _ in range(3):
-            for pid in pids_mentioning(cls.dir):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.1)
-        for point in mounts_under(cls.dir):
-            subprocess.run(["umount", "-l", point], capture_output=True)
+        if cls.daemon:
+            cls.daemon.cleanup()
         shutil.rmtree(cls.dir, ignore_errors=True)
 
     # ---- helpers ------------------------------------------------------------------------

@@ -7,8 +7,8 @@ rm -v, --stop-signal, --stop-timeout, --ulimit, --pids-limit, --cpus/--cpu-share
 --memory-swap, --cap-add, exec -d -e -u -w, start -a -i, logs --since.
 
 One daemon per class. BERTH_TEST_DAEMON=dockerd runs the same tests against a private dockerd
-(Debian's docker.io, in a private mount namespace, as tests/cli/cli_test.py starts it) to check
-that the tests describe docker's behaviour; the default is berthd (engine_lib.Daemon).
+(engine_lib.Dockerd: Debian's docker.io, in a private mount namespace) to check that the tests
+describe docker's behaviour; the default is berthd (engine_lib.Daemon).
 """
 
 import datetime
@@ -17,142 +17,26 @@ import os
 import pty
 import re
 import select
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 import unittest
 
-from engine_lib import DOCKER, Daemon, make_busybox_image, wait_for
-from berth_testlib import (MNT_DETACH, _libc, cgroup_mounts, mounts_under,  # noqa: E402
-                           pids_mentioning)
+from engine_lib import DAEMON_KIND, DOCKER, DaemonTestCase, new_daemon, wait_for
+from berth_testlib import cgroup_mounts  # noqa: E402
 
-DAEMON = os.environ.get("BERTH_TEST_DAEMON", "berthd")
-ON_BERTHD = DAEMON != "dockerd"
-
+ON_BERTHD = DAEMON_KIND != "dockerd"
+PREFIX = "berth-more-"
 
 
-class Dockerd:
-    """A private dockerd with the same interface as engine_lib.Daemon (no kill9)."""
-
-    def __init__(self):
-        if os.geteuid() != 0:
-            raise unittest.SkipTest("engine tests need root")
-        if not shutil.which("dockerd") or not shutil.which("unshare"):
-            raise unittest.SkipTest("dockerd or unshare missing")
-        self.dir = tempfile.mkdtemp(prefix="dockerd-more-test-")
-        os.chmod(self.dir, 0o755)
-        self.sock = os.path.join(self.dir, "d.sock")
-        self.log_path = os.path.join(self.dir, "dockerd.log")
-        self.docker_config = os.path.join(self.dir, "docker-config")
-        os.makedirs(self.docker_config)
-        self.proc = None
-        self.env = dict(os.environ, DOCKER_HOST=f"unix://{self.sock}",
-                        DOCKER_CONFIG=self.docker_config, DOCKER_CLI_HINTS="false")
-        self.env.pop("DOCKER_API_VERSION", None)
-
-    def start(self):
-        d = self.dir
-        with open(os.path.join(d, "daemon.json"), "w") as f:
-            f.write("{}\n")
-        dockerd = [shutil.which("dockerd"), "--config-file", f"{d}/daemon.json",
-                   "--data-root", f"{d}/data", "--exec-root", f"{d}/exec",
-                   "--pidfile", f"{d}/docker.pid", "-H", f"unix://{self.sock}",
-                   "--iptables=false", "--ip-forward=false", "--ip-masq=false",
-                   "--bridge=none", "--userland-proxy=false",
-                   "--exec-opt", "native.cgroupdriver=cgroupfs", "--log-level", "warn"]
-        setup = ("mount -t tmpfs -o mode=755 tmpfs /run && "
-                 "{ [ ! -d /etc/docker ] || mount -t tmpfs -o mode=755 tmpfs /etc/docker; } && "
-                 'exec "$@"')
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", setup,
-             "sh", *dockerd], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)
-        log.close()
-
-        def ready():
-            if self.proc.poll() is not None:
-                raise AssertionError(f"dockerd exited {self.proc.returncode}: {self.read_log()}")
-            return self.docker("version").returncode == 0
-        wait_for(ready, timeout=60, interval=0.2, what="dockerd to answer")
-        return self
-
-    def kill9(self):
-        raise unittest.SkipTest("dockerd is not killed and restarted here")
-
-    def read_log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()[-4000:]
-        except OSError:
-            return ""
-
-    def docker(self, *args, input=None, check=False, timeout=120):
-        r = subprocess.run([DOCKER, *args], env=self.env, input=input, capture_output=True,
-                           text=True, timeout=timeout)
-        if check and r.returncode != 0:
-            raise AssertionError(f"docker {' '.join(args)} exited {r.returncode}: {r.stderr}")
-        return r
-
-    def load_busybox(self):
-        tar = make_busybox_image(os.path.join(self.dir, "busybox.tar"))
-        return self.docker("load", "-i", tar, check=True)
-
-    def cleanup(self):
-        try:
-            if self.proc and self.proc.poll() is None:
-                ids = self.docker("ps", "-aq", timeout=30).stdout.split()
-                if ids:
-                    self.docker("rm", "-f", "-v", *ids, timeout=60)
-        except Exception:  # noqa: BLE001 - cleanup goes on regardless
-            pass
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        for _ in range(3):
-            for pid in pids_mentioning(self.dir):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.1)
-            for m in sorted(mounts_under(self.dir), key=len, reverse=True):
-                _libc.umount2(m.encode(), MNT_DETACH)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def new_daemon():
-    return Daemon(prefix="berthd-more-") if ON_BERTHD else Dockerd()
-
-
-class MoreTestCase(unittest.TestCase):
-    """A class-wide daemon with busybox loaded."""
+class MoreTestCase(DaemonTestCase):
+    """A class-wide daemon (by BERTH_TEST_DAEMON) with busybox loaded."""
 
     @classmethod
-    def setUpClass(cls):
-        cls.d = new_daemon()
-        try:
-            cls.d.start()
-            cls.d.load_busybox()
-        except BaseException:
-            cls.d.cleanup()
-            raise
+    def new_test_daemon(cls):
+        return new_daemon(PREFIX)
 
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
-
-    def ok(self, *args, **kw):
-        r = self.d.docker(*args, **kw)
-        self.assertEqual(r.returncode, 0, f"docker {' '.join(args)}: {r.stderr}\n"
-                                          f"--- daemon log ---\n{self.d.read_log()}")
-        return r.stdout
+    ok = DaemonTestCase.docker_ok
 
     def inspect(self, name, fmt):
         return self.ok("inspect", "-f", fmt, name).strip()
@@ -342,13 +226,18 @@ class RestartPolicyTest(unittest.TestCase):
     """Own daemon per test: one of them kills it."""
 
     def setUp(self):
-        self.d = new_daemon()
+        self.d = new_daemon(PREFIX)
         self.addCleanup(self.d.cleanup)
         self.d.start()
         self.d.load_busybox()
 
     ok = MoreTestCase.ok
     inspect = MoreTestCase.inspect
+
+    def kill9(self):
+        if not ON_BERTHD:
+            self.skipTest("a killed private dockerd takes its containerd and containers along")
+        self.d.kill9()
 
     def status(self, name):
         return self.inspect(name, "{{.State.Status}} {{.RestartCount}}").split()
@@ -378,7 +267,7 @@ class RestartPolicyTest(unittest.TestCase):
         self.ok("stop", "-t", "1", "us-stopped")
         running_pid = int(self.inspect("us-running", "{{.State.Pid}}"))
         dies_pid = int(self.inspect("always-dies", "{{.State.Pid}}"))
-        self.d.kill9()
+        self.kill9()
         os.kill(dies_pid, signal.SIGKILL)  # its process ends while no daemon runs
         self.d.start()
         wait_for(lambda: self.status("always-dies")[0] == "running", timeout=30, interval=0.1,
@@ -402,7 +291,7 @@ class RestartPolicyTest(unittest.TestCase):
                 "sleep", "600")
         self.ok("stop", "-t", "1", "always-stopped")
         self.assertEqual(self.status("always-stopped")[0], "exited")
-        self.d.kill9()
+        self.kill9()
         self.d.start()
         wait_for(lambda: self.status("always-stopped")[0] == "running", timeout=30,
                  interval=0.1, what="the restart-always container to come back")

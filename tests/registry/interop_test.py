@@ -19,7 +19,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from registry_lib import DAEMON_KIND, DOCKER, DockerDaemon, busybox_tarball, new_daemon  # noqa: E402,E501
+from registry_lib import DAEMON_KIND, DOCKER, busybox_tarball, new_daemon  # noqa: E402
 
 NAME = "five:latest"
 
@@ -43,7 +43,7 @@ class InteropTest(unittest.TestCase):
         cls.d = new_daemon()
         cls.addClassCleanup(cls.d.cleanup)
         cls.d.start()
-        cls.peer = DockerDaemon(prefix="berth-interop-peer-")
+        cls.peer = new_daemon("berth-interop-peer-", "dockerd")
         cls.addClassCleanup(cls.peer.cleanup)
         cls.peer.start()
         r = cls.d.docker("load", "-i", cls.five, timeout=120)

@@ -6,9 +6,9 @@
   FaultyRegistry(image, mode, ...)         a small v2 server for one image with a fault mode.
   RegistryClient                           pushes blobs and manifests by HTTP (multi-arch, zstd).
   push_image(tarball, url, ref)            seeds a registry with skopeo.
-  DockerDaemon                             a private dockerd (Debian's docker.io 20.10) with the
-                                           interface of tests/engine/engine_lib.Daemon.
-  new_daemon()                             berthd or dockerd, by BERTH_TEST_DAEMON.
+  new_daemon(prefix, kind)                 berthd (tests/engine/engine_lib.Daemon, on copies of
+                                           its binaries) or a private dockerd (engine_lib.Dockerd),
+                                           by BERTH_TEST_DAEMON.
 
 Every fixture is a context manager (or has close()) and removes what it made even on failure.
 """
@@ -22,7 +22,6 @@ import io
 import json
 import os
 import shutil
-import signal
 import socket
 import socketserver
 import subprocess
@@ -41,11 +40,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.environ.get("BERTH_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "engine"))
 import engine_lib  # noqa: E402
-from engine_lib import DOCKER, IMAGE_SCRIPT, make_busybox_image  # noqa: E402,F401
+from engine_lib import (DAEMON_KIND, DOCKER, IMAGE_SCRIPT, make_busybox_image,  # noqa: E402,F401
+                        wait_for)
 
 REGISTRY_BIN = "/usr/bin/docker-registry"
-DOCKERD = shutil.which("dockerd", path="/usr/sbin:/usr/bin:/sbin:/bin")
-DAEMON_KIND = os.environ.get("BERTH_TEST_DAEMON", "berthd")
 BERTH_CLI = os.environ.get("BERTH_CLI") or os.path.join(engine_lib.BUILD_DIR, "berth")
 
 MT_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -89,17 +87,6 @@ def go_arch():
     import platform
     m = platform.machine()
     return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}.get(m, m)
-
-
-def wait_until(pred, timeout, what, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(interval)
 
 
 def http_get(url, headers=None, timeout=10):
@@ -413,7 +400,7 @@ class Registry:
                 return http_get(self.url + "/v2/", timeout=2)[0] in (200, 401)
             except OSError:
                 return False
-        wait_until(up, 20, "docker-registry to answer")
+        wait_for(up, timeout=20, interval=0.05, what="docker-registry to answer")
 
     def read_log(self):
         try:
@@ -824,143 +811,10 @@ class FaultyRegistry:
 
 # ---- daemons ----------------------------------------------------------------------------------
 
-class DockerDaemon(engine_lib.Daemon):
-    """Debian's dockerd in a private mount namespace (/run and /etc/docker on tmpfs), with the
-    interface of engine_lib.Daemon. dockerd treats 127.0.0.0/8 registries as insecure."""
-
-    kind = "dockerd"
-
-    def __init__(self, prefix="berth-reg-dockerd-"):
-        if os.geteuid() != 0:
-            raise unittest.SkipTest("registry tests need root")
-        if not DOCKERD or not shutil.which("unshare"):
-            raise unittest.SkipTest("dockerd or unshare missing")
-        self.dir = tempfile.mkdtemp(prefix=prefix)
-        os.chmod(self.dir, 0o755)
-        self.data_root = os.path.join(self.dir, "data")
-        self.exec_root = os.path.join(self.dir, "exec")
-        self.sock = os.path.join(self.dir, "docker.sock")
-        self.cgroup_parent = None
-        self.log_path = os.path.join(self.dir, "dockerd.log")
-        self.docker_config = os.path.join(self.dir, "docker-config")
-        os.makedirs(self.docker_config)
-        self.proc = None
-        self.env = dict(os.environ, DOCKER_HOST=f"unix://{self.sock}",
-                        DOCKER_CONFIG=self.docker_config, DOCKER_CLI_HINTS="false")
-        self.env.pop("DOCKER_API_VERSION", None)
-
-    def start(self, extra_args=()):
-        with open(os.path.join(self.dir, "daemon.json"), "w") as f:
-            f.write("{}\n")
-        d = self.dir
-        dockerd = [DOCKERD, "--config-file", f"{d}/daemon.json", "--data-root", self.data_root,
-                   "--exec-root", self.exec_root, "--pidfile", f"{d}/docker.pid",
-                   "-H", f"unix://{self.sock}", "--iptables=false", "--ip-forward=false",
-                   "--ip-masq=false", "--bridge=none", "--userland-proxy=false",
-                   "--exec-opt", "native.cgroupdriver=cgroupfs", "--log-level", "warn",
-                   *extra_args]
-        setup = ("mount -t tmpfs -o mode=755 tmpfs /run && "
-                 "{ [ ! -d /etc/docker ] || mount -t tmpfs -o mode=755 tmpfs /etc/docker; } && "
-                 'exec "$@"')
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", setup,
-             "sh", *dockerd], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)
-        log.close()
-
-        def ready():
-            if self.proc.poll() is not None:
-                raise AssertionError(f"dockerd exited {self.proc.returncode}: {self.read_log()}")
-            r = subprocess.run([DOCKER, "version", "--format", "{{.Server.Version}}"],
-                               env=self.env, capture_output=True, text=True)
-            return r.returncode == 0
-        wait_until(ready, 60, "dockerd to answer", interval=0.2)
-        return self
-
-    def kill9(self):
-        """SIGKILL of dockerd and of the containerd it started (in the namespace that a
-        restarted dockerd, in a new namespace, could not reach again)."""
-        self.proc.kill()
-        self.proc.wait()
-        self.proc = None
-        for pid in engine_lib.pids_mentioning(self.dir):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.5)
-        for name in ("docker.pid", "exec/containerd/containerd.pid"):
-            with contextlib.suppress(OSError):
-                os.unlink(os.path.join(self.dir, name))
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.proc = None
-
-    def cleanup(self):
-        try:
-            if self.proc and self.proc.poll() is None:
-                ids = self.docker("ps", "-aq", timeout=30).stdout.split()
-                if ids:
-                    self.docker("rm", "-f", *ids, timeout=60)
-        except Exception:  # noqa: BLE001 - cleanup goes on regardless
-            pass
-        self.stop()
-        for _ in range(3):
-            for pid in engine_lib.pids_mentioning(self.dir):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            time.sleep(0.2)
-        for _ in range(3):
-            for m in sorted(engine_lib.mounts_under(self.dir), key=len, reverse=True):
-                engine_lib._libc.umount2(m.encode(), engine_lib.MNT_DETACH)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-class BerthDaemon(engine_lib.Daemon):
-    kind = "berthd"
-
-    def __init__(self, prefix="berth-reg-berthd-"):
-        super().__init__(prefix=prefix)
-        # Copies of the binaries: the lead rebuilds the build tree while tests run.
-        bindir = os.path.join(self.dir, "bin")
-        os.makedirs(bindir)
-        self.berthd_bin = os.path.join(bindir, "berthd")
-        shutil.copy2(engine_lib.BERTHD, self.berthd_bin)
-        self.shim_bin = None
-        shim = os.environ.get("BERTH_SHIM") or os.path.join(os.path.dirname(engine_lib.BERTHD),
-                                                            "berth-shim")
-        if os.access(shim, os.X_OK):
-            self.shim_bin = os.path.join(bindir, "berth-shim")
-            shutil.copy2(shim, self.shim_bin)
-
-    def start(self, extra_args=()):
-        saved = (engine_lib.BERTHD, os.environ.get("BERTH_SHIM"))
-        engine_lib.BERTHD = self.berthd_bin
-        if self.shim_bin:
-            os.environ["BERTH_SHIM"] = self.shim_bin
-        try:
-            return super().start(extra_args)
-        finally:
-            engine_lib.BERTHD = saved[0]
-            if saved[1] is None:
-                os.environ.pop("BERTH_SHIM", None)
-            else:
-                os.environ["BERTH_SHIM"] = saved[1]
-
-
-def new_daemon(kind=None, prefix=None):
-    kind = kind or DAEMON_KIND
-    if kind == "dockerd":
-        return DockerDaemon(prefix or "berth-reg-dockerd-")
-    if kind == "berthd":
-        return BerthDaemon(prefix or "berth-reg-berthd-")
-    raise ValueError(f"BERTH_TEST_DAEMON={kind!r}: want berthd or dockerd")
+def new_daemon(prefix="berth-reg-", kind=None):
+    """engine_lib.new_daemon with copies of berthd's binaries (the lead rebuilds the build tree
+    while these tests run)."""
+    return engine_lib.new_daemon(prefix, kind, copy_binaries=True)
 
 
 def berth_cli():

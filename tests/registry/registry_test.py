@@ -231,7 +231,7 @@ class PushTest(Base):
         cls.reg = Registry()
         cls.addClassCleanup(cls.reg.close)
         cls.d.load_busybox()
-        cls.d2 = new_daemon(prefix=f"berth-reg-{DAEMON_KIND}2-")
+        cls.d2 = new_daemon("berth-reg2-")
         cls.addClassCleanup(cls.d2.cleanup)
         cls.d2.start()
 
