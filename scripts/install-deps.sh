@@ -8,7 +8,7 @@ build=(build-essential cmake ninja-build pkg-config clang-format
        nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
        libseccomp-dev libcap-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
        libboost-dev libboost-system-dev libarchive-dev libsqlite3-dev libssl-dev zlib1g-dev
-       libzstd-dev libcurl4-openssl-dev)
+       libzstd-dev libisal-dev libcurl4-openssl-dev)
 test=(busybox-static runc crun podman docker.io jq iproute2 util-linux procps python3
       docker-registry skopeo umoci docker-compose apache2-utils sqlite3 python3-cryptography debootstrap)
 bench=(hyperfine time)

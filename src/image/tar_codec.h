@@ -41,6 +41,9 @@ class DecompressReader {
   Result<> drain();
 
   StreamCodec codec() const { return codec_; }
+  // Which library inflates a gzip stream: "isa-l", or "zlib" (libisal.so.2 missing, or
+  // BERTH_INFLATE=zlib in the environment when the stream was opened).
+  const char* gzip_inflater() const { return isal_ ? "isa-l" : "zlib"; }
   // Final digests, valid after the stream was read to its end. An uncompressed stream is hashed
   // once: its compressed digest is its diff ID.
   std::string diff_id();
@@ -55,6 +58,13 @@ class DecompressReader {
   Result<bool> fill();
   Result<std::span<const uint8_t>> next_plain();
   Result<std::span<const uint8_t>> next_gzip();
+  // One inflate call (isa-l or zlib) on the unread input into out_.
+  struct Step {
+    size_t consumed = 0, produced = 0;
+    bool end = false;  // the member ended (trailer checked)
+  };
+  Result<Step> inflate_step();
+  void reset_gzip();  // for the next member
   Result<std::span<const uint8_t>> next_zstd();
   // Between members: does the unread input start another member? (reads ahead if needed)
   Result<bool> another_member();
@@ -66,15 +76,22 @@ class DecompressReader {
   std::vector<uint8_t> in_, out_;
   size_t in_pos_ = 0, in_len_ = 0;
   bool eof_ = false;
-  void* stream_ = nullptr;  // z_stream* or ZSTD_DStream*
+  void* stream_ = nullptr;  // z_stream*, inflate_state* (isal_) or ZSTD_DStream*
+  bool isal_ = false;
+  bool member_start_ = true;  // no input given to the inflater yet for this gzip member
   Sha256 raw_hash_, uncompressed_hash_;
+  // Set by PrefetchReader: its consumer hashes the uncompressed bytes (on the other thread).
+  bool consumer_hashes_ = false;
+  friend class PrefetchReader;
   bool hash_raw_ = false;  // set once the stream is known to be compressed
   std::optional<std::string> diff_id_, compressed_digest_;
   int64_t raw_size_ = 0, uncompressed_size_ = 0;
 };
 
 // Runs a DecompressReader on its own thread a few chunks ahead of the consumer, so that
-// decompression and hashing overlap with writing files (what `tar xzf` gets from its gzip child).
+// decompression overlaps with writing files (what `tar xzf` gets from its gzip child). The work
+// is split for 2 cores: the thread reads, hashes the compressed bytes and inflates; the consumer
+// hashes the uncompressed bytes (diff ID) in next(), next to its tar parsing and file writes.
 class PrefetchReader {
  public:
   explicit PrefetchReader(DecompressReader& reader);  // starts the thread
