@@ -506,7 +506,7 @@ Result<UnpackResult> unpack_tar(int fd, const std::string& dest, const UnpackOpt
     if (!sub) return std::unexpected(std::move(sub).error().wrap("unpacking into " + dest));
     rootfd = std::move(*sub);
   }
-  ASSIGN_OR_RETURN(auto reader, DecompressReader::open(fd));
+  ASSIGN_OR_RETURN(auto reader, DecompressReader::open(fd, opts.hash_compressed));
 
   std::unique_ptr<struct archive, ArchiveReadFree> a(archive_read_new());
   if (!a) return make_error(ErrorCode::kResourceExhausted, "allocating tar reader");

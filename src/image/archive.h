@@ -22,9 +22,10 @@ enum class Whiteouts {
 
 struct UnpackOptions {
   Whiteouts whiteouts = Whiteouts::kOverlay;
-  bool allow_devices = false;     // device nodes are refused (error naming the entry) unless set
-  bool preserve_owner = true;     // chown entries to their uid/gid
-  std::string subdir;             // extract under dest/subdir (resolved inside dest), "" = dest
+  bool allow_devices = false;   // device nodes are refused (error naming the entry) unless set
+  bool preserve_owner = true;   // chown entries to their uid/gid
+  std::string subdir;           // extract under dest/subdir (resolved inside dest), "" = dest
+  bool hash_compressed = true;  // false: compressed_digest stays "" (hashed elsewhere)
 };
 
 struct UnpackResult {
@@ -43,15 +44,16 @@ enum class Compression { kNone, kGzip };
 
 struct TarOptions {
   Compression compression = Compression::kNone;
-  bool overlay_whiteouts = false;  // dir is an overlay upper: char 0/0 -> .wh.x, opaque -> .wh..wh..opq
-  std::string rename_root;         // name the top entry this instead of "." (docker cp: "file.txt")
-  bool zero_times = false;         // mtime 0 for reproducible layers (save)
+  bool overlay_whiteouts =
+      false;                // dir is an overlay upper: char 0/0 -> .wh.x, opaque -> .wh..wh..opq
+  std::string rename_root;  // name the top entry this instead of "." (docker cp: "file.txt")
+  bool zero_times = false;  // mtime 0 for reproducible layers (save)
 };
 
 struct TarResult {
-  std::string diff_id;     // "sha256:<hex>" of the uncompressed tar
-  std::string digest;      // "sha256:<hex>" of the bytes written to out_fd
-  int64_t size = 0;        // bytes written to out_fd
+  std::string diff_id;  // "sha256:<hex>" of the uncompressed tar
+  std::string digest;   // "sha256:<hex>" of the bytes written to out_fd
+  int64_t size = 0;     // bytes written to out_fd
 };
 
 // Writes a tar of path (a directory, or a single file with rename_root) to out_fd. Entries are

@@ -201,7 +201,8 @@ Result<StagedLayer> OverlaySnapshotter::stage_layer(int fd) {
   ASSIGN_OR_RETURN(std::string tmp, make_tmp_dir());
   ScopeGuard cleanup([&] { (void)remove_all(tmp); });
   TRY(mkdir_all(tmp + "/fs", 0755));
-  auto unpacked = unpack_tar(fd, tmp + "/fs");
+  // Only the diff id matters here; a compressed blob's digest is checked by whoever stores it.
+  auto unpacked = unpack_tar(fd, tmp + "/fs", UnpackOptions{.hash_compressed = false});
   if (!unpacked) return std::unexpected(std::move(unpacked).error().wrap("applying layer"));
   cleanup.dismiss();
   return StagedLayer{.dir = tmp, .diff_id = unpacked->diff_id, .size = unpacked->unpacked_size};

@@ -179,7 +179,7 @@ StreamCodec detect_codec(std::span<const uint8_t> head) {
 
 // ---- DecompressReader ----
 
-Result<std::unique_ptr<DecompressReader>> DecompressReader::open(int fd) {
+Result<std::unique_ptr<DecompressReader>> DecompressReader::open(int fd, bool hash_compressed) {
   std::unique_ptr<DecompressReader> r(new DecompressReader(fd, StreamCodec::kNone));
   r->in_.resize(kInBufSize);
   while (r->in_len_ < 4) {
@@ -187,7 +187,7 @@ Result<std::unique_ptr<DecompressReader>> DecompressReader::open(int fd) {
     if (!more) break;
   }
   r->codec_ = detect_codec({r->in_.data(), r->in_len_});
-  if (r->codec_ != StreamCodec::kNone) {
+  if (r->codec_ != StreamCodec::kNone && hash_compressed) {
     r->hash_raw_ = true;
     r->raw_hash_.update(r->in_.data(), r->in_len_);
   }
@@ -421,7 +421,7 @@ std::string DecompressReader::diff_id() {
 
 std::string DecompressReader::compressed_digest() {
   if (codec_ == StreamCodec::kNone) return diff_id();
-  if (!compressed_digest_) compressed_digest_ = raw_hash_.digest();
+  if (!compressed_digest_) compressed_digest_ = hash_raw_ ? raw_hash_.digest() : std::string();
   return *compressed_digest_;
 }
 

@@ -30,7 +30,9 @@ StreamCodec detect_codec(std::span<const uint8_t> head);
 // compressed digest, otherwise ignored.
 class DecompressReader {
  public:
-  static Result<std::unique_ptr<DecompressReader>> open(int fd);
+  // hash_compressed false: no digest of the raw bytes (compressed_digest() is ""), for callers
+  // that hash them elsewhere (a pull's content-store writer).
+  static Result<std::unique_ptr<DecompressReader>> open(int fd, bool hash_compressed = true);
   ~DecompressReader();
   DecompressReader(const DecompressReader&) = delete;
   DecompressReader& operator=(const DecompressReader&) = delete;
