@@ -2,6 +2,7 @@
 // arch and kernel as moby's does, the result is a filter the runtime compiles, and bad profiles
 // are refused naming the field.
 #include "engine/seccomp_profile.h"
+#include "engine/spec_builder.h"
 
 #include <gtest/gtest.h>
 
@@ -15,11 +16,7 @@ namespace {
 
 using json::Json;
 
-const std::vector<std::string> kDefaultCaps = {
-    "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
-    "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
-    "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
-    "CAP_KILL",    "CAP_AUDIT_WRITE"};
+const std::vector<std::string>& kDefaultCaps = default_capabilities();
 
 const SeccompHost kAmd64{.arch = "amd64", .kernel_major = 6, .kernel_minor = 18};
 

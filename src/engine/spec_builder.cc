@@ -20,12 +20,6 @@ namespace {
 
 using json::Json;
 
-const std::vector<std::string> kDefaultCaps = {
-    "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
-    "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
-    "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
-    "CAP_KILL",    "CAP_AUDIT_WRITE"};
-
 const std::vector<std::string> kAllCaps = {"CAP_CHOWN",
                                            "CAP_DAC_OVERRIDE",
                                            "CAP_DAC_READ_SEARCH",
@@ -86,7 +80,7 @@ std::string normalize_cap(std::string c) {
 
 Result<std::vector<std::string>> capabilities(const Json& hc) {
   if (hc.value("Privileged", false)) return kAllCaps;
-  std::vector<std::string> caps = kDefaultCaps;
+  std::vector<std::string> caps = default_capabilities();
   for (auto c : strings_of(hc.value("CapDrop", Json::array()))) {
     c = normalize_cap(c);
     if (c == "ALL") {
@@ -260,6 +254,15 @@ Result<ResolvedUser> resolve_user(const std::string& rootfs, const std::string& 
     r.additional_gids.push_back(gid);
   }
   return r;
+}
+
+const std::vector<std::string>& default_capabilities() {
+  static const std::vector<std::string> caps = {
+      "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
+      "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
+      "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+      "CAP_KILL",    "CAP_AUDIT_WRITE"};
+  return caps;
 }
 
 Result<Json> build_spec(const SpecInputs& in) {

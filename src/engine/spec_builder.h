@@ -23,6 +23,9 @@ struct SpecInputs {
 
 Result<json::Json> build_spec(const SpecInputs& in);
 
+// docker's default capability set of a container ("CAP_CHOWN", ...).
+const std::vector<std::string>& default_capabilities();
+
 // "ctrl-p,ctrl-q"-independent helpers the engine shares.
 // Signal by name ("SIGTERM", "TERM", "15"); InvalidArgument otherwise.
 Result<int> parse_signal(const std::string& s);

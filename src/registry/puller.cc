@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <set>
@@ -19,18 +18,13 @@
 #include "image/digest.h"
 #include "image/snapshotter.h"
 #include "registry/distribution.h"
+#include "registry/transfer.h"
 
 namespace berth::registry {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-std::string short_id(const std::string& digest) {
-  auto colon = digest.find(':');
-  std::string hex = colon == std::string::npos ? digest : digest.substr(colon + 1);
-  return hex.substr(0, 12);
-}
+using Clock = Reporter::Clock;
 
 Result<> write_all(int fd, std::string_view data) {
   while (!data.empty()) {
@@ -50,32 +44,6 @@ bool platform_matches(const oci::Platform& have, const oci::Platform& want) {
   // arm64 images are often published without a variant; v8 is implied.
   return want.architecture == "arm64" && want.variant == "v8" && have.variant.empty();
 }
-
-// Serialises progress events (several download threads report at once) and throttles
-// "Downloading" lines to a few per second per layer, as docker does.
-class Reporter {
- public:
-  explicit Reporter(const ProgressSink& sink) : sink_(sink) {}
-  void line(const std::string& status, const std::string& id = "", bool detail = false) {
-    std::lock_guard lk(mu_);
-    if (sink_) sink_(Progress{.id = id, .status = status, .has_detail = detail});
-  }
-  void layer(const std::string& id, const std::string& status) { line(status, id, true); }
-  void bytes(const std::string& id, const std::string& status, int64_t cur, int64_t total,
-             Clock::time_point* last) {
-    auto now = Clock::now();
-    if (cur < total && now - *last < std::chrono::milliseconds(100)) return;
-    *last = now;
-    std::lock_guard lk(mu_);
-    if (sink_)
-      sink_(
-          Progress{.id = id, .status = status, .current = cur, .total = total, .has_detail = true});
-  }
-
- private:
-  const ProgressSink& sink_;
-  std::mutex mu_;
-};
 
 struct Layer {
   oci::Descriptor desc;
@@ -240,20 +208,14 @@ void Puller::download_all() {
   std::vector<Layer*> work;
   for (auto& l : layers_)
     if (l.need_blob || l.need_unpack) work.push_back(&l);
-  std::atomic<size_t> next{0};
-  auto worker = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < work.size();) {
-      Layer& l = *work[i];
-      auto r = l.need_blob ? download(l) : unpack_local(l);
-      if (!r) l.error = r.error();
-    }
-  };
-  size_t n = std::min<size_t>(work.size(), static_cast<size_t>(std::max(1, opts_.parallel_layers)));
-  for (size_t i = n; i < work.size(); ++i) report_.layer(work[i]->id, "Waiting");
-  std::vector<std::thread> threads;
-  for (size_t i = 1; i < n; ++i) threads.emplace_back(worker);
-  if (n > 0) worker();
-  for (auto& t : threads) t.join();
+  run_parallel(
+      work.size(), opts_.parallel_layers,
+      [&](size_t i) {
+        Layer& l = *work[i];
+        auto r = l.need_blob ? download(l) : unpack_local(l);
+        if (!r) l.error = r.error();
+      },
+      [&](size_t i) { report_.layer(work[i]->id, "Waiting"); });
 }
 
 Result<PullResult> Puller::run() {
@@ -284,7 +246,7 @@ Result<PullResult> Puller::run() {
     l.diff_id = config.diff_ids[i];
     l.parent_chain = parent;
     l.chain_id = image::chain_id(parent, l.diff_id);
-    l.id = short_id(l.desc.digest);
+    l.id = short_hex(l.desc.digest);
     l.need_blob = !store_.content().exists(l.desc.digest);
     l.need_unpack = !store_.snapshotter().has_committed(l.chain_id);
     parent = l.chain_id;

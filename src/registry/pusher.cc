@@ -3,25 +3,15 @@
 // the registry has are skipped, blobs another repository of the same registry has are
 // mounted, the rest are uploaded from the content store, several at a time.
 #include <algorithm>
-#include <atomic>
-#include <chrono>
-#include <mutex>
-#include <thread>
 
 #include "base/json.h"
 #include "image/digest.h"
 #include "registry/distribution.h"
+#include "registry/transfer.h"
 
 namespace berth::registry {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-std::string short_hex(const std::string& digest) {
-  auto colon = digest.find(':');
-  return (colon == std::string::npos ? digest : digest.substr(colon + 1)).substr(0, 12);
-}
 
 struct Blob {
   oci::Descriptor desc;
@@ -35,12 +25,8 @@ Result<PushResult> push(Client& client, image::ImageStore& store, const oci::Ref
                         const PushOptions& opts, const ProgressSink& progress) {
   if (ref.tag.empty())
     return make_error(ErrorCode::kInvalidArgument, "push of " + ref.string() + " needs a tag");
-  std::mutex report_mu;
-  auto report = [&](const Progress& p) {
-    std::lock_guard lk(report_mu);
-    if (progress) progress(p);
-  };
-  report({.status = "The push refers to repository [" + ref.name() + "]"});
+  Reporter report(progress);
+  report.line("The push refers to repository [" + ref.name() + "]");
 
   auto lock = store.add_lock();  // the image's blobs stay while they upload
   auto img = store.resolve(ref.string());
@@ -69,49 +55,37 @@ Result<PushResult> push(Client& client, image::ImageStore& store, const oci::Ref
     blobs.push_back(std::move(b));
   }
   // docker lists the top layer first.
-  for (auto it = blobs.rbegin(); it != blobs.rend(); ++it)
-    report({.id = it->id, .status = "Preparing", .has_detail = true});
+  for (auto it = blobs.rbegin(); it != blobs.rend(); ++it) report.layer(it->id, "Preparing");
 
   auto push_one = [&](Blob& b) -> Result<> {
     ASSIGN_OR_RETURN(bool exists, repo->blob_exists(b.desc.digest));
     if (exists) {
-      report({.id = b.id, .status = "Layer already exists", .has_detail = true});
+      report.layer(b.id, "Layer already exists");
       return {};
     }
     for (const auto& from : mount_from) {
       ASSIGN_OR_RETURN(bool mounted, repo->mount_blob(b.desc.digest, from));
       if (mounted) {
-        report({.id = b.id, .status = "Mounted from " + from, .has_detail = true});
+        report.layer(b.id, "Mounted from " + from);
         return {};
       }
     }
     ASSIGN_OR_RETURN(UniqueFd fd, content.open_blob(b.desc.digest));
     ASSIGN_OR_RETURN(int64_t size, content.size(b.desc.digest));
-    Clock::time_point last{};
+    Reporter::Clock::time_point last{};
     TRY(repo->push_blob(b.desc.digest, size, fd.get(), [&](int64_t done, int64_t total) {
-      auto now = Clock::now();
-      if (done < total && now - last < std::chrono::milliseconds(100)) return;
-      last = now;
-      report(
-          {.id = b.id, .status = "Pushing", .current = done, .total = total, .has_detail = true});
+      report.bytes(b.id, "Pushing", done, total, &last);
     }));
-    report({.id = b.id, .status = "Pushed", .has_detail = true});
+    report.layer(b.id, "Pushed");
     return {};
   };
 
-  std::atomic<size_t> next{0};
-  auto worker = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < blobs.size();) {
-      if (auto r = push_one(blobs[i]); !r) blobs[i].error = r.error();
-    }
-  };
-  size_t n = std::min<size_t>(blobs.size(), static_cast<size_t>(std::max(1, opts.parallel_layers)));
-  for (size_t i = n; i < blobs.size(); ++i)
-    report({.id = blobs[i].id, .status = "Waiting", .has_detail = true});
-  std::vector<std::thread> threads;
-  for (size_t i = 1; i < n; ++i) threads.emplace_back(worker);
-  if (n > 0) worker();
-  for (auto& t : threads) t.join();
+  run_parallel(
+      blobs.size(), opts.parallel_layers,
+      [&](size_t i) {
+        if (auto r = push_one(blobs[i]); !r) blobs[i].error = r.error();
+      },
+      [&](size_t i) { report.layer(blobs[i].id, "Waiting"); });
   for (auto& b : blobs)
     if (b.error) return std::unexpected(*b.error);
 
